@@ -1,0 +1,10 @@
+"""Enhancers: the ``Enhancer`` interface, its registry, and the registered implementations.
+
+Every implementation module is imported here explicitly so the registry is complete on import.
+"""
+from __future__ import annotations
+
+from .base import ENHANCERS, Enhancer, build_enhancer, check_batch, register_enhancer
+from . import passthrough  # noqa: F401  (registers "passthrough")
+
+__all__ = ["ENHANCERS", "Enhancer", "build_enhancer", "check_batch", "register_enhancer"]

@@ -1,0 +1,84 @@
+"""The ``Enhancer`` interface: a batch of uint8 RGB frames in, the same shape out."""
+from __future__ import annotations
+
+import abc
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from ..errors import EnhancerError
+from ..registry import Registry
+
+
+class Enhancer(abc.ABC):
+    """Turns a batch of dark frames into enhanced frames.
+
+    ``enhance`` takes an array of shape ``(N, H, W, 3)``, dtype ``uint8``, RGB channel order, and
+    returns an array of the same shape and dtype. Implementations may keep state between calls
+    (temporal smoothing), so one instance serves one stream, called from one thread (the
+    pipeline's enhance thread: GPU contexts are per thread, so heavy set-up belongs in ``start``).
+    """
+
+    #: name under which the class is registered (set by ``register_enhancer``)
+    name: str = ""
+
+    def start(self) -> None:
+        """Acquire thread-bound resources; called once, in the thread that calls ``enhance``."""
+
+    @abc.abstractmethod
+    def enhance(self, frames: np.ndarray) -> np.ndarray:
+        """Enhance a ``(N, H, W, 3)`` uint8 RGB batch; returns the same shape and dtype."""
+
+    def close(self) -> None:
+        """Release resources; safe to call more than once."""
+
+    def __enter__(self) -> "Enhancer":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """Check the batch, enhance it, check the result."""
+        check_batch(frames)
+        out = self.enhance(frames)
+        if out.shape != frames.shape or out.dtype != np.uint8:
+            raise EnhancerError(
+                f"enhancer {self.name!r} returned {out.dtype}{tuple(out.shape)}, "
+                f"expected uint8{tuple(frames.shape)}"
+            )
+        return out
+
+
+def check_batch(frames: np.ndarray) -> None:
+    """Raise ``EnhancerError`` unless ``frames`` is an ``(N, H, W, 3)`` uint8 array."""
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+        raise EnhancerError(f"expected a uint8 numpy array, got {type(frames).__name__}")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
+        raise EnhancerError(f"expected shape (N, H, W, 3), got {tuple(frames.shape)}")
+
+
+ENHANCERS: Registry[Enhancer] = Registry("enhancer")
+
+
+def register_enhancer(name: str) -> Any:
+    """Class decorator: register an ``Enhancer`` subclass under ``name``."""
+
+    def decorator(cls: type[Enhancer]) -> type[Enhancer]:
+        cls.name = name
+        ENHANCERS.register(name)(cls)
+        return cls
+
+    return decorator
+
+
+def build_enhancer(name: str, where: str = "enhancer", **kwargs: Any) -> Enhancer:
+    """Build the enhancer registered as ``name`` with keyword arguments ``kwargs``."""
+    return ENHANCERS.build(name, where=where, **kwargs)

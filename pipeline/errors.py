@@ -1,0 +1,30 @@
+"""Typed exceptions of the Nocturne pipeline.
+
+Library code raises these; only the command-line ``main`` functions turn them into a message on
+stderr and an exit code, so a user mistake never shows a traceback.
+"""
+from __future__ import annotations
+
+
+class NocturneError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(NocturneError, ValueError):
+    """A configuration file, ``--set`` override or keyword argument is invalid."""
+
+
+class SourceError(NocturneError, RuntimeError):
+    """A source cannot be opened or read (missing file, not a video, unreachable URL...)."""
+
+
+class SinkError(NocturneError, RuntimeError):
+    """A sink cannot be opened or written (unwritable path, no display...)."""
+
+
+class EnhancerError(NocturneError, RuntimeError):
+    """An enhancer cannot be built or fails while running."""
+
+
+class EngineBuildError(NocturneError, RuntimeError):
+    """Building an inference engine (ONNX export, TensorRT) failed."""
