@@ -1,0 +1,356 @@
+"""Run configuration: YAML files loaded into frozen dataclasses, validated key by key.
+
+A config has four blocks: ``source``, ``enhancer``, ``sink`` and ``run``. Every key is checked:
+an unknown key or a value of the wrong type raises ``ConfigError`` naming the file and the key
+path (``configs/x.yaml: sink.crf: expected a number, got 'high'``). The ``enhancer`` block works
+like BasicSR's ``network_g``: ``type`` picks a registered enhancer and the other keys are its
+keyword arguments, checked against its signature.
+
+``--set a.b=value`` overrides are applied to the parsed YAML before validation; their values are
+parsed as YAML too, so ``--set sink.crf=18`` gives an int and ``--set run.target_fps=null`` None.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Union
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RtspConfig:
+    """How an ``rtsp://`` source connects, and how it reconnects when the stream is lost."""
+
+    transport: Literal["tcp", "udp"] = "tcp"
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+    reconnect: bool = True
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    #: give up after this many reconnects in a row that fail; None retries for ever
+    max_reconnect_attempts: Union[int, None] = None
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Capture format requested from a camera (``None`` keeps the driver's default)."""
+
+    width: Union[int, None] = None
+    height: Union[int, None] = None
+    fps: Union[float, None] = None
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where frames come from. See ``run_stream.py --help`` for the URI forms."""
+
+    uri: Union[str, None] = None
+    #: live sources drop their oldest frame when the pipeline falls behind; files never drop.
+    #: None: decided by the source kind (RTSP and cameras are live, files are not).
+    live: Union[bool, None] = None
+    #: read a file at its own frame rate, like ``ffmpeg -re``, and treat it as live
+    realtime: bool = False
+    #: capture → enhance queue length (frames)
+    queue_size: int = 4
+    #: frame rate given to image folders, which have no timestamps
+    fps: float = 30.0
+    rtsp: RtspConfig = field(default_factory=RtspConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+
+
+@dataclass(frozen=True)
+class EnhancerConfig:
+    """Which enhancer runs, with its keyword arguments in ``params``."""
+
+    type: str = "clahe"
+    #: frames per ``enhance`` call (a live source never waits to fill a batch)
+    batch_size: int = 1
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    """Where enhanced frames go, and how a file sink encodes them."""
+
+    uri: Union[str, None] = None
+    codec: str = "libx264"
+    preset: str = "veryfast"
+    #: constant rate factor (quality); ignored when ``bitrate`` is set
+    crf: Union[float, None] = 20
+    #: target bitrate such as ``4M`` or ``800k``; None uses ``crf``
+    bitrate: Union[str, None] = None
+    pix_fmt: str = "yuv420p"
+    #: extra encoder options passed to FFmpeg, for example ``{tune: zerolatency}``
+    codec_options: Mapping[str, str] = field(default_factory=dict)
+    #: write input | output next to each other
+    side_by_side: bool = False
+    #: copy the source file's audio streams unchanged
+    copy_audio: bool = True
+    #: copy subtitle and data streams (GPS tracks) where the container can hold them
+    copy_other_streams: bool = True
+    #: enhance → write queue length (frames)
+    queue_size: int = 4
+    #: image-folder sink: file extension (png, jpg, bmp...)
+    image_format: str = "png"
+    #: display sink: draw FPS and latency on the frame
+    overlay: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Pacing, limits and reporting of one run."""
+
+    #: output rate a live source is held to (frames beyond it are skipped); None: as it comes
+    target_fps: Union[float, None] = None
+    #: stop after this many frames were read (None: to the end)
+    max_frames: Union[int, None] = None
+    #: stop after this many seconds of wall-clock time (None: to the end)
+    duration_s: Union[float, None] = None
+    #: seconds between stats lines on stderr; 0 turns them off
+    stats_interval_s: float = 5.0
+    #: write the final stats as JSON here
+    stats_json: Union[str, None] = None
+    #: progress bar for offline runs: None shows it when the frame count is known
+    progress: Union[bool, None] = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run: source → enhancer → sink, plus run settings."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
+    sink: SinkConfig = field(default_factory=SinkConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+class _Where:
+    """Names a key's origin in errors: the file, or ``--set`` for overridden keys."""
+
+    def __init__(self, file: str, overridden: set[str]) -> None:
+        self.file = file
+        self.overridden = overridden
+
+    def __call__(self, path: str) -> str:
+        if any(path == o or path.startswith(o + ".") or o.startswith(path + ".")
+               for o in self.overridden):
+            return f"--set {path}"
+        return f"{self.file}: {path}"
+
+
+def _type_name(tp: Any) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _check_value(value: Any, tp: Any, path: str, where: _Where) -> Any:
+    """Check ``value`` against annotation ``tp``; returns it (ints widened to float)."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_value(value, arg, path, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else
+                          f"{where(path)}: bad value {value!r}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(
+                f"{where(path)}: expected one of {', '.join(map(str, choices))}, got {value!r}"
+            )
+        return value
+    if origin in (Mapping, dict, typing.Mapping) or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where(path)}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where(path)}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where(path)}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where(path)}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where(path)}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where(path)}: cannot check a value of type {_type_name(tp)}")
+
+
+def _build(cls: type, data: Any, path: str, where: _Where) -> Any:
+    """Build dataclass ``cls`` from mapping ``data``, rejecting unknown keys."""
+    label = path or "top level"
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where(path) if path else where.file}: {label} must be a mapping, "
+                          f"got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if cls is EnhancerConfig:
+        return _build_enhancer(data, path, where)
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(f"{where(key)}: unknown key; valid keys here: {', '.join(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{path}.{name}" if path else name
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value, key, where)
+        else:
+            kwargs[name] = _check_value(value, tp, key, where)
+    return cls(**kwargs)
+
+
+def _build_enhancer(data: Mapping[str, Any], path: str, where: _Where) -> EnhancerConfig:
+    """The enhancer block: ``type``, ``batch_size``, and the enhancer's own keyword arguments."""
+    from .enhancers import ENHANCERS  # late: enhancers import heavy modules
+
+    etype = _check_value(data.get("type", EnhancerConfig.type), str, f"{path}.type", where)
+    if etype not in ENHANCERS:
+        raise ConfigError(
+            f"{where(path + '.type')}: unknown enhancer {etype!r}; "
+            f"valid: {', '.join(ENHANCERS.names())}"
+        )
+    batch = _check_value(data.get("batch_size", 1), int, f"{path}.batch_size", where)
+    if batch < 1:
+        raise ConfigError(f"{where(path + '.batch_size')}: must be >= 1, got {batch}")
+    params = {k: v for k, v in data.items() if k not in ("type", "batch_size")}
+    valid = ENHANCERS.parameters(etype)
+    for key in params:
+        if key not in valid:
+            raise ConfigError(
+                f"{where(f'{path}.{key}')}: unknown parameter for enhancer {etype!r}; "
+                f"valid: {', '.join(sorted(valid)) or '(none)'}"
+            )
+    return EnhancerConfig(type=etype, batch_size=batch, params=params)
+
+
+def _validate_ranges(cfg: Config, where: _Where) -> None:
+    """Checks that types alone cannot express."""
+    positive = {
+        "source.queue_size": cfg.source.queue_size,
+        "source.fps": cfg.source.fps,
+        "source.rtsp.open_timeout_s": cfg.source.rtsp.open_timeout_s,
+        "source.rtsp.read_timeout_s": cfg.source.rtsp.read_timeout_s,
+        "source.rtsp.backoff_initial_s": cfg.source.rtsp.backoff_initial_s,
+        "source.rtsp.backoff_max_s": cfg.source.rtsp.backoff_max_s,
+        "sink.queue_size": cfg.sink.queue_size,
+        "run.target_fps": cfg.run.target_fps,
+        "run.max_frames": cfg.run.max_frames,
+        "run.duration_s": cfg.run.duration_s,
+    }
+    for key, value in positive.items():
+        if value is not None and value <= 0:
+            raise ConfigError(f"{where(key)}: must be > 0, got {value}")
+    if cfg.run.stats_interval_s < 0:
+        raise ConfigError(f"{where('run.stats_interval_s')}: must be >= 0")
+    if cfg.sink.crf is not None and not 0 <= cfg.sink.crf <= 63:
+        raise ConfigError(f"{where('sink.crf')}: must be in 0..63, got {cfg.sink.crf}")
+
+
+def _apply_override(raw: dict[str, Any], assignment: str) -> str:
+    """Apply one ``a.b.c=value`` to ``raw``; returns the key path."""
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {assignment!r}: expected KEY.PATH=VALUE")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {text!r} is not valid YAML: {exc}") from None
+    node = raw
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(parts[:i + 1])} is not a mapping")
+        node = child
+    node[parts[-1]] = value
+    return key
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML config file into a dict (empty file → empty dict)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    raw: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load and validate a config.
+
+    Args:
+        path: a YAML file, or None for the built-in defaults.
+        overrides: ``KEY.PATH=VALUE`` strings applied after the file.
+        raw: an already parsed mapping to use instead of ``path`` (tests, tools).
+    """
+    import copy
+
+    data: dict[str, Any] = copy.deepcopy(dict(raw)) if raw is not None else (
+        read_yaml(path) if path is not None else {}
+    )
+    overridden = {_apply_override(data, item) for item in overrides}
+    where = _Where(str(path) if path is not None else "config", overridden)
+    cfg: Config = _build(Config, data, "", where)
+    _validate_ranges(cfg, where)
+    return cfg
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` re-exported for convenience."""
+    return dataclasses.replace(cfg, **changes)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain data (for stats JSON and logs); enhancer params flattened."""
+    out = dataclasses.asdict(cfg)
+    enh = out.get("enhancer")
+    if isinstance(enh, dict):
+        params = enh.pop("params", {})
+        enh.update(params)
+    return out

@@ -1,0 +1,436 @@
+"""Frame sinks selected by URI.
+
+URI forms:
+
+* ``out.mp4``, ``out.mkv``, ``out.mov`` or ``file:///abs/out.mp4`` — encoded video (H.264 by
+  default) with the source's timestamps kept and its audio (and, where the container allows,
+  subtitle/data streams) copied unchanged;
+* ``display://`` — a window with an FPS/latency overlay (``q`` or Esc stops the run);
+* ``images://DIR``, ``DIR/`` or ``DIR/%06d.png`` — one image per frame;
+* ``null://`` — discard (benchmarks).
+
+Sinks are written from the pipeline's writer thread only: ``open`` (main thread, so a bad path
+fails before any work), then ``write`` per frame and ``close`` (flushes the encoder and
+finalizes the container) in the writer thread.
+"""
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import av
+import cv2
+import numpy as np
+
+from .config import SinkConfig
+from .errors import SinkError
+from .frame import Frame
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("file", "display", "images", "null")
+#: codecs an MP4/MOV file can carry when copied from a source (FFmpeg's mov muxer accepts more,
+#: but players do not); anything else is reported and left out, or goes into MKV
+MP4_COPYABLE = {
+    "aac", "mp3", "ac3", "eac3", "alac", "opus", "flac", "mp2", "pcm_s16le", "pcm_s16be",
+    "mov_text",
+}
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a sink needs to know about the frames it will get."""
+
+    width: int
+    height: int
+    fps: Fraction | None
+    time_base: Fraction | None
+    live: bool
+    copy_streams_from: str | None = None
+
+
+class Sink(abc.ABC):
+    """Consumes enhanced frames."""
+
+    #: set by a sink that wants the run to stop (a display window closed)
+    stop_requested: bool = False
+
+    def __init__(self, uri: str, cfg: SinkConfig) -> None:
+        self.uri = uri
+        self.cfg = cfg
+        self.frames_written = 0
+
+    @abc.abstractmethod
+    def open(self, info: StreamInfo) -> None:
+        """Prepare for frames described by ``info``; raises ``SinkError``."""
+
+    @abc.abstractmethod
+    def write(self, frame: Frame) -> None:
+        """Write one frame (its ``enhanced`` image, or input | output side by side)."""
+
+    def close(self, complete: bool = True) -> None:
+        """Flush and release; ``complete`` says the source ended normally (not stopped)."""
+
+    def image(self, frame: Frame) -> np.ndarray:
+        """The picture to write for ``frame``."""
+        out = frame.enhanced if frame.enhanced is not None else frame.image
+        if self.cfg.side_by_side:
+            return np.hstack((frame.image, out))
+        return out
+
+    def describe(self) -> str:
+        """One line for logs."""
+        return f"{type(self).__name__} {self.uri}"
+
+
+def _check_writable_dir(directory: Path, uri: str) -> None:
+    if not directory.exists():
+        raise SinkError(f"cannot write {uri}: folder {directory} does not exist")
+    if not directory.is_dir():
+        raise SinkError(f"cannot write {uri}: {directory} is not a folder")
+    if not os.access(directory, os.W_OK):
+        raise SinkError(f"cannot write {uri}: folder {directory} is not writable")
+
+
+def _parse_bitrate(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*(?:bps|b)?\s*", text)
+    if not match:
+        raise SinkError(f"sink.bitrate: expected a number like 4M or 800k, got {text!r}")
+    scale = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
+
+
+class FileSink(Sink):
+    """Encodes to a video file with PyAV, keeping timestamps and copying side streams."""
+
+    #: how far (seconds) copied audio may run ahead of the video written so far; the muxer
+    #: interleaves within this window, and it bounds what a stopped run leaves unmatched
+    COPY_LEAD_S = 0.5
+
+    def __init__(self, uri: str, path: str, cfg: SinkConfig) -> None:
+        super().__init__(uri, cfg)
+        self.path = path
+        self.container: av.container.OutputContainer | None = None
+        self.stream: av.video.stream.VideoStream | None = None
+        self.copy_in: av.container.InputContainer | None = None
+        self.copy_map: dict[int, av.stream.Stream] = {}
+        self.copy_packets = 0
+        self.dropped_streams: list[str] = []
+        self._copy_iter = None
+        self._copy_pending: av.Packet | None = None
+        self._last_pts: int | None = None
+        self._last_time = 0.0
+        self._t0: float | None = None
+        self._pad = (0, 0)
+        self._live = False
+        self._fps: Fraction = Fraction(30)
+        self.timestamp_fixes = 0
+
+    def open(self, info: StreamInfo) -> None:
+        path = Path(self.path)
+        _check_writable_dir(path.parent if str(path.parent) else Path("."), self.uri)
+        if path.is_dir():
+            raise SinkError(f"cannot write {self.uri}: it is a folder")
+        try:
+            self.container = av.open(self.path, mode="w")
+        except ValueError as exc:
+            raise SinkError(f"cannot write {self.uri}: unknown container for this file name "
+                            f"({exc}); use .mp4, .mkv or .mov") from None
+        except (av.error.FFmpegError, OSError) as exc:
+            raise SinkError(f"cannot write {self.uri}: {exc.strerror or exc}") from None
+        try:
+            self._setup_video(info)
+            if info.copy_streams_from and (self.cfg.copy_audio or self.cfg.copy_other_streams):
+                self._setup_copy(info.copy_streams_from)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _setup_video(self, info: StreamInfo) -> None:
+        assert self.container is not None
+        cfg = self.cfg
+        width = info.width * (2 if cfg.side_by_side else 1)
+        height = info.height
+        # 4:2:0 chroma needs even sizes; pad by one edge pixel rather than scale
+        self._pad = (width % 2, height % 2) if cfg.pix_fmt.endswith("420p") else (0, 0)
+        self._fps = info.fps or Fraction(30)
+        self._live = info.live
+        try:
+            stream = self.container.add_stream(cfg.codec, rate=self._fps)
+        except (ValueError, av.error.FFmpegError) as exc:
+            raise SinkError(f"sink.codec: encoder {cfg.codec!r} is not available: {exc}") from None
+        stream.width = width + self._pad[0]
+        stream.height = height + self._pad[1]
+        stream.pix_fmt = cfg.pix_fmt
+        # Offline: keep the source's own time base and timestamps (VFR-safe).
+        # Live: timestamps come from the capture clock, because a camera's or an RTSP server's
+        # pts restart on every reconnect.
+        tb = info.time_base if (info.time_base and not info.live) else Fraction(1, 90000)
+        stream.time_base = tb
+        stream.codec_context.time_base = tb
+        options = {k: str(v) for k, v in cfg.codec_options.items()}
+        if cfg.preset:
+            options.setdefault("preset", cfg.preset)
+        if cfg.bitrate:
+            stream.bit_rate = _parse_bitrate(cfg.bitrate)
+        elif cfg.crf is not None:
+            options.setdefault("crf", f"{cfg.crf:g}")
+        stream.options = options
+        self.stream = stream
+
+    def _setup_copy(self, source_path: str) -> None:
+        """Open a second demuxer on the source file for the streams we copy unchanged."""
+        assert self.container is not None
+        try:
+            self.copy_in = av.open(source_path, metadata_errors="ignore")
+        except (av.error.FFmpegError, OSError) as exc:
+            log.warning("cannot reopen %s to copy its audio: %s", source_path, exc)
+            return
+        mp4_like = self.container.format.name.split(",")[0] in ("mov", "mp4", "m4a", "3gp")
+        for s in self.copy_in.streams:
+            if s.type == "video":
+                continue
+            wanted = self.cfg.copy_audio if s.type == "audio" else self.cfg.copy_other_streams
+            codec = s.codec_context.name if s.codec_context else "unknown"
+            label = f"#{s.index} {s.type} ({codec})"
+            if not wanted:
+                continue
+            if s.type not in ("audio", "subtitle", "data") or (mp4_like and codec not in MP4_COPYABLE):
+                self.dropped_streams.append(label)
+                continue
+            try:
+                self.copy_map[s.index] = self.container.add_stream_from_template(s)
+            except (ValueError, av.error.FFmpegError) as exc:
+                log.debug("cannot copy %s: %s", label, exc)
+                self.dropped_streams.append(label)
+        if self.dropped_streams:
+            log.warning("%s cannot hold stream(s) %s of the source; they are left out "
+                        "(MKV keeps them)", self.path, ", ".join(self.dropped_streams))
+        for key, value in self.copy_in.metadata.items():
+            # creation_time and camera tags belong to the drive, not to our encode
+            if key.lower() not in ("encoder", "major_brand", "minor_version",
+                                   "compatible_brands"):
+                self.container.metadata[key] = value
+        if not self.copy_map:
+            self.copy_in.close()
+            self.copy_in = None
+            return
+        self._copy_iter = self.copy_in.demux([self.copy_in.streams[i] for i in self.copy_map])
+
+    def _copy_until(self, t: float | None) -> None:
+        """Mux copied packets whose time is at or before ``t`` seconds (None: all of them)."""
+        if self._copy_iter is None or self.container is None:
+            return
+        while True:
+            packet = self._copy_pending
+            self._copy_pending = None
+            if packet is None:
+                try:
+                    packet = next(self._copy_iter)
+                except StopIteration:
+                    self._copy_iter = None
+                    return
+                except (av.error.FFmpegError, OSError) as exc:
+                    # a truncated source: keep what was copied so far
+                    log.warning("stopped copying side streams: %s", exc)
+                    self._copy_iter = None
+                    return
+            if packet.dts is None or packet.size == 0:
+                continue
+            ts = packet.dts if packet.pts is None else packet.pts
+            if t is not None and ts * packet.time_base > t:
+                self._copy_pending = packet
+                return
+            packet.stream = self.copy_map[packet.stream.index]
+            self.container.mux(packet)
+            self.copy_packets += 1
+
+    def _timestamp(self, frame: Frame) -> int:
+        """The output pts of ``frame`` in the stream time base, strictly increasing."""
+        assert self.stream is not None
+        tb = self.stream.codec_context.time_base
+        if self._live or frame.pts is None or frame.time_base is None:
+            if self._live:
+                if self._t0 is None:
+                    self._t0 = frame.capture_time
+                seconds = frame.capture_time - self._t0
+            else:
+                seconds = frame.index / self._fps
+            pts = int(round(seconds / tb))
+        elif frame.time_base == tb:
+            pts = frame.pts
+        else:
+            pts = int(round(frame.pts * frame.time_base / tb))
+        if self._last_pts is not None and pts <= self._last_pts:
+            # equal or backward timestamps would make the muxer fail; nudge and count
+            self.timestamp_fixes += 1
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        return pts
+
+    def write(self, frame: Frame) -> None:
+        if self.container is None or self.stream is None:
+            raise SinkError("sink is not open")
+        image = self.image(frame)
+        if self._pad != (0, 0):
+            image = np.pad(image, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
+        vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+        vf.pts = self._timestamp(frame)
+        vf.time_base = self.stream.codec_context.time_base
+        try:
+            for packet in self.stream.encode(vf):
+                self.container.mux(packet)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise SinkError(f"writing {self.uri} failed: {exc}") from None
+        self._last_time = float(vf.pts * vf.time_base)
+        self.frames_written += 1
+        self._copy_until(self._last_time + self.COPY_LEAD_S)
+
+    def close(self, complete: bool = True) -> None:
+        if self.container is None:
+            return
+        try:
+            if self.stream is not None:
+                for packet in self.stream.encode(None):
+                    self.container.mux(packet)
+            if self.frames_written:
+                # a run that ended early keeps the audio that goes with the frames written
+                end = None if complete else self._last_time + 1.0 / float(self._fps)
+                self._copy_until(end)
+        finally:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        if self.container is not None:
+            try:
+                self.container.close()
+            except (av.error.FFmpegError, OSError) as exc:
+                log.error("finalizing %s failed: %s", self.path, exc)
+            self.container = None
+        if self.copy_in is not None:
+            self.copy_in.close()
+            self.copy_in = None
+
+
+class ImageFolderSink(Sink):
+    """One image file per frame, named by the frame's index."""
+
+    def __init__(self, uri: str, pattern: str, cfg: SinkConfig) -> None:
+        super().__init__(uri, cfg)
+        if "%" not in pattern:
+            pattern = os.path.join(pattern, f"%06d.{cfg.image_format.lstrip('.')}")
+        self.pattern = pattern
+
+    def open(self, info: StreamInfo) -> None:
+        directory = Path(self.pattern).parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SinkError(f"cannot create image folder {directory}: {exc.strerror}") from None
+        _check_writable_dir(directory, self.uri)
+        try:
+            self.pattern % 0
+        except (TypeError, ValueError):
+            raise SinkError(f"{self.uri}: the file pattern needs one integer field like %06d") \
+                from None
+
+    def write(self, frame: Frame) -> None:
+        path = self.pattern % frame.index
+        if not cv2.imwrite(path, cv2.cvtColor(self.image(frame), cv2.COLOR_RGB2BGR)):
+            raise SinkError(f"cannot write image {path}")
+        self.frames_written += 1
+
+
+class NullSink(Sink):
+    """Discards frames (benchmarks)."""
+
+    def open(self, info: StreamInfo) -> None:
+        pass
+
+    def write(self, frame: Frame) -> None:
+        self.frames_written += 1
+
+
+class DisplaySink(Sink):
+    """An OpenCV window with an FPS / latency overlay. ``q`` or Esc, or closing it, stops."""
+
+    WINDOW = "Nocturne"
+
+    def __init__(self, uri: str, cfg: SinkConfig) -> None:
+        super().__init__(uri, cfg)
+        self._created = False
+        self._last = 0.0
+        self._fps = 0.0
+
+    def open(self, info: StreamInfo) -> None:
+        if os.name == "posix" and not (os.environ.get("DISPLAY") or
+                                       os.environ.get("WAYLAND_DISPLAY")):
+            raise SinkError("display:// needs a screen, and DISPLAY is not set "
+                            "(use a file sink, or ssh -X)")
+
+    def write(self, frame: Frame) -> None:
+        image = cv2.cvtColor(self.image(frame), cv2.COLOR_RGB2BGR)
+        now = time.monotonic()
+        if self._last:
+            inst = 1.0 / max(now - self._last, 1e-6)
+            self._fps = inst if not self._fps else 0.9 * self._fps + 0.1 * inst
+        self._last = now
+        if self.cfg.overlay:
+            text = f"{self._fps:5.1f} fps  latency {1000 * (now - frame.capture_time):5.0f} ms"
+            for color, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(image, text, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, thick,
+                            cv2.LINE_AA)
+        try:
+            if not self._created:
+                cv2.namedWindow(self.WINDOW, cv2.WINDOW_NORMAL)
+                self._created = True
+            cv2.imshow(self.WINDOW, image)
+            key = cv2.waitKey(1) & 0xFF
+        except cv2.error as exc:
+            raise SinkError(f"display failed: {exc}") from None
+        if key in (ord("q"), 27) or cv2.getWindowProperty(self.WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+            self.stop_requested = True
+        self.frames_written += 1
+
+    def close(self, complete: bool = True) -> None:
+        if self._created:
+            cv2.destroyWindow(self.WINDOW)
+            self._created = False
+
+
+def create_sink(uri: str, cfg: SinkConfig) -> Sink:
+    """The ``Sink`` for ``uri`` (not opened yet); raises ``SinkError`` for a bad URI."""
+    uri = uri.strip()
+    if not uri:
+        raise SinkError("empty sink URI")
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower()
+    if scheme and len(scheme) > 1 and "://" in uri:
+        rest = unquote(parsed.netloc + parsed.path)
+        if scheme == "null":
+            return NullSink(uri, cfg)
+        if scheme == "display":
+            return DisplaySink(uri, cfg)
+        if scheme == "images":
+            return ImageFolderSink(uri, rest, cfg)
+        if scheme == "file":
+            return _path_sink(uri, rest, cfg)
+        raise SinkError(f"unknown sink URI scheme {scheme!r} in {uri!r}; valid: "
+                        f"{', '.join(SCHEMES)} or a plain path")
+    return _path_sink(uri, uri, cfg)
+
+
+def _path_sink(uri: str, path: str, cfg: SinkConfig) -> Sink:
+    if path.endswith(("/", os.sep)) or "%" in path or os.path.isdir(path):
+        return ImageFolderSink(uri, path, cfg)
+    if not Path(path).suffix:
+        raise SinkError(f"sink {uri!r}: give a file name with an extension (.mp4, .mkv, .mov), "
+                        "or a folder ending in / for images")
+    return FileSink(uri, path, cfg)
