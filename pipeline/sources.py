@@ -285,6 +285,7 @@ class RtspSource(_PyAVMixin, Source):
         self.container = None
         self.stream = None
         self._frames: Iterator[av.VideoFrame] | None = None
+        self._pending: av.VideoFrame | None = None
 
     def _connect(self) -> None:
         r = self.cfg.rtsp
@@ -292,8 +293,11 @@ class RtspSource(_PyAVMixin, Source):
             "rtsp_transport": r.transport,
             # FFmpeg's socket timeout, in microseconds, covers a server that stops sending
             "timeout": str(int(r.read_timeout_s * 1e6)),
-            # low latency: do not buffer frames for reordering
+            # low latency: do not buffer frames for reordering, and do not spend FFmpeg's
+            # default 5 s budget probing the stream on every (re)connect: H.264 over RTP
+            # announces itself in the SDP, so 0.2 s of probing is plenty
             "fflags": "nobuffer",
+            "analyzeduration": "200000",
         }
         try:
             container = av.open(self.uri, options=options,

@@ -1,0 +1,72 @@
+"""Config loading: every shipped config validates; bad keys and values are named precisely."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_validate(path: Path) -> None:
+    cfg = load_config(path)
+    assert isinstance(cfg, Config)
+
+
+def test_defaults_without_file() -> None:
+    cfg = load_config()
+    assert cfg.source.queue_size > 0 and cfg.sink.codec == "libx264"
+
+
+def test_overrides_are_parsed_as_yaml() -> None:
+    cfg = load_config(overrides=["sink.crf=18", "run.target_fps=null", "source.live=true",
+                                 "sink.codec_options={tune: zerolatency}",
+                                 "enhancer={type: gamma, gamma: 0.5}"])
+    assert cfg.sink.crf == 18.0 and isinstance(cfg.sink.crf, float)
+    assert cfg.run.target_fps is None and cfg.source.live is True
+    assert cfg.sink.codec_options == {"tune": "zerolatency"}
+    assert cfg.enhancer.type == "gamma" and cfg.enhancer.params == {"gamma": 0.5}
+
+
+def test_config_is_frozen() -> None:
+    cfg = load_config()
+    with pytest.raises(Exception):
+        cfg.sink.crf = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("source:\n  queue_sise: 3\n", r"x\.yaml: source\.queue_sise: unknown key; valid keys"),
+    ("source:\n  rtsp:\n    transport: quic\n", r"x\.yaml: source\.rtsp\.transport: expected one of tcp, udp"),
+    ("sink:\n  crf: 99\n", r"x\.yaml: sink\.crf: must be in 0\.\.63"),
+    ("run:\n  max_frames: 1.5\n", r"x\.yaml: run\.max_frames: expected an integer"),
+    ("source:\n  queue_size: 0\n", r"x\.yaml: source\.queue_size: must be > 0"),
+    ("sink: [1, 2]\n", r"x\.yaml: sink: sink must be a mapping"),
+    ("enhancer:\n  type: nosuch\n", r"x\.yaml: enhancer\.type: unknown enhancer 'nosuch'; valid: .*passthrough"),
+    ("enhancer:\n  type: passthrough\n  delay: 3\n", r"x\.yaml: enhancer\.delay: unknown parameter .*valid: delay_ms"),
+    ("- a\n- b\n", r"x\.yaml: the top level must be a mapping"),
+    ("source: {uri: [\n", r"x\.yaml: not valid YAML"),
+    ("run:\n  progress: yes please\n", r"x\.yaml: run\.progress: expected true/false"),
+])
+def test_bad_config_names_file_and_key_path(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_bad_override_names_set() -> None:
+    with pytest.raises(ConfigError, match=r"--set sink\.crff: unknown key"):
+        load_config(overrides=["sink.crff=3"])
+    with pytest.raises(ConfigError, match=r"expected KEY\.PATH=VALUE"):
+        load_config(overrides=["sink.crf"])
+
+
+def test_enhancer_parameter_values_checked_at_build() -> None:
+    from pipeline.enhancers import build_enhancer
+
+    with pytest.raises(ConfigError, match=r"delay_ms must be >= 0"):
+        build_enhancer("passthrough", delay_ms=-1)
