@@ -11,6 +11,7 @@ parsed as YAML too, so ``--set sink.crf=18`` gives an int and ``--set run.target
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import types
 import typing
@@ -175,7 +176,7 @@ def _check_value(value: Any, tp: Any, path: str, where: _Where) -> Any:
                 f"{where(path)}: expected one of {', '.join(map(str, choices))}, got {value!r}"
             )
         return value
-    if origin in (Mapping, dict, typing.Mapping) or tp is dict:
+    if origin in (collections.abc.Mapping, dict) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where(path)}: expected a mapping, got {value!r}")
         return dict(value)
