@@ -219,7 +219,8 @@ class Pipeline:
             stats.reconnects = src.reconnects
             stats.reconnect_downtime_s = src.reconnect_downtime_s
             if live:
-                self._q_in.put_latest(END)
+                if self._q_in.put_latest(END) is not None:
+                    stats.dropped += 1
             else:
                 self._put_out(self._q_in, END)
 
