@@ -31,7 +31,7 @@ import numpy as np
 
 from .config import SinkConfig
 from .errors import SinkError
-from .frame import Frame
+from .frame import Frame, video_frame_from_rgb
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ class FileSink(Sink):
         image = self.image(frame)
         if self._pad != (0, 0):
             image = np.pad(image, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
-        vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+        vf = video_frame_from_rgb(image, self.cfg.pix_fmt)
         vf.pts = self._timestamp(frame)
         vf.time_base = self.stream.codec_context.time_base
         try:

@@ -34,7 +34,7 @@ import numpy as np
 
 from .config import SourceConfig
 from .errors import SourceError
-from .frame import Frame
+from .frame import Frame, rgb_from_video_frame
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class FileSource(_PyAVMixin, Source):
             log.warning("%s: input ends early after %d frames: %s", self.path, self._index,
                         _av_error_text(exc))
             return None
-        image = vf.to_ndarray(format="rgb24")
+        image = rgb_from_video_frame(vf)
         frame = self._frame(image, vf.pts, vf.time_base or self.time_base)
         if self.cfg.realtime:
             self._pace(frame)
@@ -384,7 +384,7 @@ class RtspSource(_PyAVMixin, Source):
                 if not self._reconnect():
                     return None
                 continue
-            image = vf.to_ndarray(format="rgb24")
+            image = rgb_from_video_frame(vf)
             if image.shape[:2] != (self.height, self.width):
                 # the camera behind the server changed resolution on reconnect; the
                 # sink's frame size is fixed, so follow the first size
