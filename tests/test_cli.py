@@ -142,3 +142,33 @@ def test_sigint_leaves_playable_file_with_all_frames_written(tmp_path: Path) -> 
     assert 0 < written < 90
     assert info.frames == written
     assert info.audio_packets > 0
+
+
+def test_camera_errors(tmp_path: Path) -> None:
+    proc = run_cli("-i", "v4l2:///dev/video99", "-o", str(tmp_path / "o.mp4"))
+    assert_clean_error(proc, r"camera not found: /dev/video99", 1)
+    from pipeline.sources import _has_gstreamer
+
+    if not _has_gstreamer():
+        proc = run_cli("-i", "csi://0", "-o", str(tmp_path / "o.mp4"))
+        assert_clean_error(proc, r"csi://0: CSI cameras need OpenCV built with GStreamer", 1)
+
+
+def test_display_without_screen_is_a_clear_error(clip: Path) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), "-i", str(clip),
+                           "-o", "display://"], capture_output=True, text=True, env=env,
+                          timeout=60, cwd=ROOT)
+    assert_clean_error(proc, r"display:// needs a screen", 1)
+
+
+def test_periodic_stats_lines(clip: Path) -> None:
+    proc = run_cli("-i", str(clip), "-o", "null://", "--no-progress",
+                   "--set", "run.stats_interval_s=0.3",
+                   "--set", "enhancer={type: passthrough, delay_ms: 40}")
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "dropped" in ln and "latency" in ln]
+    assert len(lines) >= 2  # at least one periodic line plus the final summary
+    assert "in 15 out 15 dropped 0" in lines[-1]
