@@ -370,8 +370,10 @@ class Pipeline:
             show = (not self.source.live) and total is not None
         if not show:
             return None
+        # a log file or CI console gets a line every few seconds, not a redraw every 0.1 s
+        interval = 0.1 if sys.stderr.isatty() else 5.0
         return tqdm(total=total, unit="frame", desc="enhance", file=sys.stderr,
-                    dynamic_ncols=True, leave=True)
+                    dynamic_ncols=True, leave=True, mininterval=interval)
 
     def _install_signals(self) -> dict[int, Any]:
         """SIGINT/SIGTERM stop the run gracefully (main thread only; others keep theirs)."""
