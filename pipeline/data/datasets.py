@@ -1,0 +1,218 @@
+"""Training datasets: unpaired images (zero-reference), synthesized pairs, paired folders.
+
+Images are read as RGB uint8 and returned as float tensors ``(3, H, W)`` in [0, 1]. Every
+random choice of a sample is drawn from a generator seeded by ``(seed, epoch, index)``, so a
+sample is the same whatever the worker or the order it is read in, and runs are reproducible.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import ConfigError
+from .synth import NightReference, SynthConfig, synthesize
+
+#: file extensions read as images
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: file extensions read as videos (frames sampled with PyAV)
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m4v")
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image files under ``folder`` (recursive), sorted by path; ``ConfigError`` if none."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ConfigError(f"image folder {str(root)!r} does not exist")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise ConfigError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {str(root)!r}")
+    return files
+
+
+def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as RGB uint8 ``(H, W, 3)``; ``ConfigError`` if unreadable."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ConfigError(f"{str(path)!r} is not a readable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def video_frames(path: str | os.PathLike[str], every: int = 30,
+                 max_frames: int = 1000) -> list[np.ndarray]:
+    """Every ``every``-th frame of a video file as RGB uint8, at most ``max_frames``."""
+    import av
+
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i % every == 0:
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                    if len(frames) >= max_frames:
+                        break
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ConfigError(f"cannot read video {str(path)!r}: {exc}") from None
+    if not frames:
+        raise ConfigError(f"video {str(path)!r} has no frames")
+    return frames
+
+
+def mean_grey(image: np.ndarray) -> float:
+    """Mean grey level of an RGB uint8 image, in [0, 1]."""
+    return float(image.mean()) / 255.0
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """RGB uint8 ``(H, W, 3)`` to float ``(3, H, W)`` in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+
+
+def random_crop(rng: np.random.Generator, size: int, *images: np.ndarray) -> list[np.ndarray]:
+    """The same random ``size``x``size`` crop (and flip) of each image; images smaller than
+    ``size`` are first resized up so the short side fits."""
+    h, w = images[0].shape[:2]
+    if min(h, w) < size:
+        f = size / min(h, w)
+        new = (max(size, round(w * f)), max(size, round(h * f)))
+        images = tuple(cv2.resize(im, new, interpolation=cv2.INTER_AREA) for im in images)
+        h, w = images[0].shape[:2]
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    flip = rng.random() < 0.5
+    out = []
+    for im in images:
+        c = im[y:y + size, x:x + size]
+        out.append(c[:, ::-1] if flip else c)
+    return out
+
+
+def center_crop(size: int, image: np.ndarray) -> np.ndarray:
+    """The central ``size``x``size`` crop (after resizing up if needed)."""
+    h, w = image.shape[:2]
+    if min(h, w) < size:
+        f = size / min(h, w)
+        image = cv2.resize(image, (max(size, round(w * f)), max(size, round(h * f))),
+                           interpolation=cv2.INTER_AREA)
+        h, w = image.shape[:2]
+    y, x = (h - size) // 2, (w - size) // 2
+    return image[y:y + size, x:x + size]
+
+
+class _Seeded(Dataset):
+    """Per-sample generators from ``(seed, epoch, index)``."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random choices for every sample (called by the trainer each epoch)."""
+        self.epoch = int(epoch)
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, int(index)])
+
+
+class ImageFolderDataset(_Seeded):
+    """Unpaired images for zero-reference training: random crop and flip.
+
+    Args:
+        images: image files, or already decoded RGB uint8 arrays.
+        crop: side of the square crops.
+        resize: if set, images are first resized so their short side is ``resize`` (the
+            official Zero-DCE trains on 512x512 SICE images resized to 256).
+        seed: base seed of the per-sample generators.
+    """
+
+    def __init__(self, images: Sequence[Path | np.ndarray], crop: int = 256,
+                 resize: int | None = None, seed: int = 0) -> None:
+        super().__init__(seed)
+        if not images:
+            raise ConfigError("no training images")
+        self.images = list(images)
+        self.crop = int(crop)
+        self.resize = resize
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def load(self, index: int) -> np.ndarray:
+        item = self.images[index]
+        image = read_rgb(item) if isinstance(item, (str, Path)) else item
+        if self.resize:
+            h, w = image.shape[:2]
+            f = self.resize / min(h, w)
+            image = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        return image
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        (crop,) = random_crop(self.rng(index), self.crop, self.load(index))
+        return to_tensor(crop)
+
+
+class SyntheticPairDataset(ImageFolderDataset):
+    """(dark, clean) pairs synthesized on the fly from well-exposed images.
+
+    Each sample is a random crop of an image, then :func:`synthesize` with a generator seeded by
+    ``(seed, epoch, index)``: deterministic, and new darkness/noise every epoch.
+    """
+
+    def __init__(self, images: Sequence[Path | np.ndarray], crop: int = 256,
+                 config: SynthConfig | None = None, reference: NightReference | None = None,
+                 resize: int | None = None, seed: int = 0) -> None:
+        super().__init__(images, crop=crop, resize=resize, seed=seed)
+        self.config = config or SynthConfig()
+        self.reference = reference
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = self.rng(index)
+        (crop,) = random_crop(rng, self.crop, self.load(index))
+        dark, clean = synthesize(np.ascontiguousarray(crop), rng, self.config, self.reference)
+        return to_tensor(dark), to_tensor(clean)
+
+
+class PairedFolderDataset(_Seeded):
+    """A folder with ``low/`` and ``high/`` subfolders of same-named images (LOL-style).
+
+    Args:
+        root: the folder.
+        crop: random crop side for training; ``None`` returns whole images (evaluation).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], crop: int | None = None,
+                 seed: int = 0) -> None:
+        super().__init__(seed)
+        self.pairs = paired_files(root)
+        self.crop = crop
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        low_path, high_path = self.pairs[index]
+        low, high = read_rgb(low_path), read_rgb(high_path)
+        if low.shape != high.shape:
+            raise ConfigError(f"{low_path} and {high_path} differ in size")
+        if self.crop:
+            low, high = random_crop(self.rng(index), self.crop, low, high)
+        return to_tensor(low), to_tensor(high)
+
+
+def paired_files(root: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
+    """``(low, high)`` file pairs of a folder with ``low/`` and ``high/`` (matched by stem)."""
+    base = Path(root)
+    low_dir, high_dir = base / "low", base / "high"
+    if not low_dir.is_dir() or not high_dir.is_dir():
+        raise ConfigError(f"paired folder {str(base)!r} needs low/ and high/ subfolders")
+    highs = {p.stem: p for p in list_images(high_dir)}
+    pairs = [(p, highs[p.stem]) for p in list_images(low_dir) if p.stem in highs]
+    if not pairs:
+        raise ConfigError(f"no image in {str(low_dir)!r} has a same-named one in "
+                          f"{str(high_dir)!r}")
+    return pairs

@@ -1,0 +1,110 @@
+"""Image quality metrics on uint8 RGB images (NumPy), as low-light papers report them.
+
+* :func:`psnr` and :func:`ssim` (Wang et al. 2004: Gaussian window 11, sigma 1.5, K1 0.01,
+  K2 0.03, per channel then averaged, border of half a window excluded) — equal to
+  ``skimage.metrics`` with ``gaussian_weights=True, use_sample_covariance=False``;
+* :func:`gt_mean_correct`: the "GT-mean" protocol (KinD, LLFlow): the output is scaled so its
+  mean grey level equals the ground truth's before scoring, which takes the (ambiguous) global
+  brightness out of the comparison;
+* no-reference statistics for unpaired footage: mean brightness, a noise estimate
+  (Immerkaer 1996), colour cast (mean chroma in CIELAB), clipped fractions.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .errors import ConfigError
+
+_K1, _K2 = 0.01, 0.03
+_SIGMA = 1.5
+_RADIUS = 5  # int(3.5 * 1.5 + 0.5): scipy's truncation at 3.5 sigma, an 11-tap window
+
+
+def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise ConfigError(f"images differ in shape: {a.shape} vs {b.shape}")
+    if a.dtype != np.uint8 or b.dtype != np.uint8:
+        raise ConfigError(f"images must be uint8, got {a.dtype} and {b.dtype}")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images, in dB (``inf`` when equal)."""
+    _check_pair(a, b)
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def _gauss(x: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(x, (2 * _RADIUS + 1, 2 * _RADIUS + 1), _SIGMA,
+                            borderType=cv2.BORDER_REFLECT)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Structural similarity of two uint8 images (grey or RGB; RGB is the channel mean)."""
+    _check_pair(a, b)
+    if min(a.shape[:2]) < 2 * _RADIUS + 1:
+        raise ConfigError(f"images of {a.shape[:2]} are smaller than the 11-pixel SSIM window")
+    x = a.astype(np.float64)
+    y = b.astype(np.float64)
+    if x.ndim == 2:
+        x, y = x[..., None], y[..., None]
+    c1, c2 = (_K1 * 255) ** 2, (_K2 * 255) ** 2
+    scores = []
+    for c in range(x.shape[2]):
+        xc, yc = x[..., c], y[..., c]
+        mx, my = _gauss(xc), _gauss(yc)
+        sxx = _gauss(xc * xc) - mx * mx
+        syy = _gauss(yc * yc) - my * my
+        sxy = _gauss(xc * yc) - mx * my
+        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+        scores.append(s[_RADIUS:-_RADIUS, _RADIUS:-_RADIUS].mean())
+    return float(np.mean(scores))
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    """BT.601 grey level of an RGB uint8 image, float64."""
+    return image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def gt_mean_correct(output: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``output`` scaled so that its mean grey level equals ``target``'s (uint8, clipped)."""
+    _check_pair(output, target)
+    mean_out = grey(output).mean()
+    if mean_out <= 0:
+        return output.copy()
+    scaled = output.astype(np.float64) * (grey(target).mean() / mean_out)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    """Immerkaer's fast estimate of Gaussian noise sigma (in grey levels) of an image."""
+    g = grey(image) if image.ndim == 3 else image.astype(np.float64)
+    h, w = g.shape
+    if h < 3 or w < 3:
+        raise ConfigError("noise estimate needs an image of at least 3x3")
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
+    response = cv2.filter2D(g, -1, kernel, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1]
+    return float(math.sqrt(math.pi / 2) * np.abs(response).sum() / (6 * (w - 2) * (h - 2)))
+
+
+def no_reference_stats(image: np.ndarray) -> dict[str, float]:
+    """Statistics of one RGB uint8 image that need no ground truth.
+
+    ``brightness`` (mean grey, 0-255), ``noise`` (:func:`noise_sigma`), ``colour_cast``
+    (distance of the mean a*, b* from neutral in CIELAB), ``dark_clip`` / ``bright_clip``
+    (fractions of pixels at grey <= 2 / >= 253).
+    """
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ConfigError("no-reference statistics need an RGB uint8 image")
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    g = grey(image)
+    return {
+        "brightness": float(g.mean()),
+        "noise": noise_sigma(image),
+        "colour_cast": float(math.hypot(lab[..., 1].mean(), lab[..., 2].mean())),
+        "dark_clip": float((g <= 2).mean()),
+        "bright_clip": float((g >= 253).mean()),
+    }
