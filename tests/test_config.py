@@ -11,10 +11,23 @@ from pipeline.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+RUN_CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if not p.name.startswith("train_"))
+RECIPES = sorted((ROOT / "configs").glob("train_*.yaml"))
+
+
+@pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_validate(path: Path) -> None:
     cfg = load_config(path)
     assert isinstance(cfg, Config)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_shipped_training_recipes_validate(path: Path) -> None:
+    """``configs/train_*.yaml`` are training recipes (``tools/train.py``), not run configs."""
+    from pipeline.training import Recipe, load_recipe
+
+    recipe = load_recipe(path)
+    assert isinstance(recipe, Recipe) and recipe.model["type"] in path.stem
 
 
 def test_defaults_without_file() -> None:
