@@ -296,7 +296,7 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), ocfg.grad_clip)
             self.opt.step()
             self.step += 1
-            parts["loss"] = float(loss)
+            parts["loss"] = float(loss.detach())
             for k, v in parts.items():
                 running[k] = running.get(k, 0.0) + v
             bar.update(1)

@@ -8,7 +8,7 @@ random generator:
 2. optionally add light sources (street lamps, headlights: warm/white glows) to the *scene*, so
    they are in both the clean target and the dark input;
 3. scale the exposure by a log-uniform factor in ``[exposure_min, exposure_max]`` (down to
-   ~1/30); pixels that were near saturation — light sources — keep their brightness instead,
+   ~1/30); pixels near saturation in any channel — light sources — keep their brightness instead,
    as a real lamp stays bright in a short exposure;
 4. optional Gaussian blur (motion and defocus of a slow night exposure);
 5. signal-dependent shot noise (variance ``k * signal``) and read noise (variance
@@ -62,7 +62,8 @@ class SynthConfig:
     #: probability and largest sigma (pixels) of a Gaussian blur
     blur_prob: float = 0.2
     blur_sigma_max: float = 1.2
-    #: linear luminance above which a pixel counts as a light source and keeps its brightness
+    #: linear level of the brightest channel above which a pixel counts as a light source and
+    #: keeps its brightness
     light_threshold: float = 0.95
     #: probability of adding synthetic lamps/headlights, and their largest count
     lamp_prob: float = 0.5
@@ -192,9 +193,11 @@ def synthesize(
 
     e = float(exposure) if exposure is not None else _loguniform(
         rng, cfg.exposure_min, cfg.exposure_max)
-    luminance = linear @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    # A light source saturates the sensor in at least one channel: the brightest channel, not
+    # the luminance, decides (a sodium lamp's luminance is only ~0.78 of white).
+    peak = linear.max(axis=-1)
     # 0 below the threshold, 1 at full saturation, smooth in between.
-    t = np.clip((luminance - cfg.light_threshold) / max(1e-6, 1.0 - cfg.light_threshold), 0, 1)
+    t = np.clip((peak - cfg.light_threshold) / max(1e-6, 1.0 - cfg.light_threshold), 0, 1)
     keep = (t * t * (3 - 2 * t))[..., None]
     dark = linear * (e * (1 - keep) + keep)
 

@@ -39,6 +39,12 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        # torch reports both a file of pickled classes and a file that is no pickle at all as
+        # an UnpicklingError; only the first names a global it refused.
+        if "global" not in str(exc).lower():
+            raise ConfigError(
+                f"weights file {str(file)!r} is not a readable torch checkpoint"
+            ) from None
         raise ConfigError(
             f"weights file {str(file)!r} holds pickled objects other than tensors, which are "
             f"not loaded because unpickling them could run code; save the state dict instead "

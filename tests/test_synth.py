@@ -1,0 +1,91 @@
+"""Low-light synthesis: deterministic for a seed, darker and noisier as exposure falls, light
+sources kept bright, histogram matching toward a night reference, validated settings."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.data import (NightReference, SynthConfig, linear_to_srgb, srgb_to_linear,
+                           synthesize)
+from pipeline.errors import ConfigError
+
+#: synthesis without the optional random steps, so one property is measured at a time
+PLAIN = SynthConfig(lamp_prob=0.0, blur_prob=0.0, jpeg_prob=0.0, match_max=0.0)
+
+
+def _scene(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ramp = np.add.outer(np.linspace(60, 190, h), np.linspace(-20, 20, w))
+    image = ramp[..., None] * np.array([1.0, 0.95, 0.85]) + rng.normal(0, 6, (h, w, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_srgb_round_trip() -> None:
+    x = np.linspace(0, 1, 1001, dtype=np.float32)
+    assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 1e-5
+    # the exact sRGB curve, not a 2.2 power: mid grey 0.5 is 0.214 in linear light
+    assert abs(float(srgb_to_linear(np.float32(0.5))) - 0.2140) < 1e-3
+
+
+def test_deterministic_for_a_seed() -> None:
+    clean = _scene()
+    a = synthesize(clean, np.random.default_rng(7))
+    b = synthesize(clean, np.random.default_rng(7))
+    c = synthesize(clean, np.random.default_rng(8))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_darker_and_noisier_as_exposure_falls() -> None:
+    clean = np.full((128, 128, 3), 150, np.uint8)
+    means, relative_noise = [], []
+    for exposure in (1 / 3, 1 / 10, 1 / 30):
+        dark, target = synthesize(clean, np.random.default_rng(1), PLAIN, exposure=exposure)
+        np.testing.assert_array_equal(target, clean)
+        linear = srgb_to_linear(dark.astype(np.float32) / 255)
+        means.append(float(dark.mean()))
+        relative_noise.append(float(linear.std() / linear.mean()))
+    assert means[0] > means[1] > means[2]
+    assert means[2] < 0.35 * float(clean.mean())
+    assert relative_noise[0] < relative_noise[1] < relative_noise[2]
+
+
+def test_light_sources_stay_bright() -> None:
+    clean = _scene(64, 64)
+    clean[20:30, 20:30] = 255  # a lamp: saturated in the well-exposed frame
+    dark, _ = synthesize(clean, np.random.default_rng(2), PLAIN, exposure=1 / 30)
+    assert dark[22:28, 22:28].mean() > 235
+    assert dark[40:, 40:].mean() < 80
+
+
+def test_added_lamps_are_in_both_frames() -> None:
+    cfg = SynthConfig(lamp_prob=1.0, lamp_max=3, blur_prob=0.0, jpeg_prob=0.0, match_max=0.0)
+    clean = np.full((96, 96, 3), 90, np.uint8)
+    dark, target = synthesize(clean, np.random.default_rng(3), cfg, exposure=1 / 20)
+    bright = target.max(axis=2) >= 250
+    assert bright.any() and not np.array_equal(target, clean)
+    assert dark[bright].mean() > 200  # the lamps are bright in the dark frame too
+
+
+def test_histogram_matching_moves_toward_the_reference() -> None:
+    reference_image = np.zeros((64, 64, 3), np.uint8)
+    reference_image[...] = (60, 40, 15)  # dim sodium orange
+    reference_image[:8] = (250, 200, 120)
+    ref = NightReference(reference_image)
+    clean = _scene()
+    cfg = SynthConfig(lamp_prob=0.0, blur_prob=0.0, jpeg_prob=0.0, match_max=1.0)
+    plain, _ = synthesize(clean, np.random.default_rng(4), PLAIN, exposure=0.2)
+    matched, _ = synthesize(clean, np.random.default_rng(4), cfg, ref, exposure=0.2)
+    target_rg = reference_image[..., 0].mean() / reference_image[..., 2].mean()
+    ratio = lambda im: im[..., 0].mean() / max(1.0, im[..., 2].mean())  # noqa: E731
+    assert abs(ratio(matched) - target_rg) < abs(ratio(plain) - target_rg)
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ConfigError, match=r"data\.synth\.exposure: unknown key"):
+        SynthConfig.from_mapping({"exposure": 0.1}, "data.synth")
+    with pytest.raises(ConfigError, match="exposure_min <= exposure_max"):
+        SynthConfig(exposure_min=0.5, exposure_max=0.1)
+    with pytest.raises(ConfigError, match="uint8"):
+        synthesize(np.zeros((8, 8, 3), np.float32), np.random.default_rng(0))
