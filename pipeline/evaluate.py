@@ -1,0 +1,243 @@
+"""``tools/eval.py``: score enhancers on images, print a table, write JSON and a montage.
+
+Three kinds of data:
+
+* a paired folder (``low/`` + ``high/``, same names): PSNR and SSIM against ``high``, and the
+  GT-mean-corrected PSNR/SSIM (output rescaled to the ground truth's mean grey first);
+* any other image folder: no-reference statistics (brightness, noise, colour cast, clipping);
+* ``--synthetic-val RECIPE``: the fixed synthetic validation pairs of a training recipe (the set
+  the trainer validates on), scored like a paired folder.
+
+Enhancers are given as ``[LABEL:]NAME[,key=value...]``, e.g. ``unet_gn`` or
+``official:zero_dce,weights=zero_dce_epoch99.pth``; the input itself is always the first row.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from .errors import ConfigError, NocturneError
+from .metrics import gt_mean_correct, no_reference_stats, psnr, ssim
+
+log = logging.getLogger(__name__)
+
+PAIRED_KEYS = ("psnr", "ssim", "psnr_gtmean", "ssim_gtmean")
+NOREF_KEYS = ("brightness", "noise", "colour_cast", "dark_clip", "bright_clip")
+
+
+@dataclass
+class Sample:
+    """One evaluation image: its name, the dark input and, for paired data, the target."""
+
+    name: str
+    low: np.ndarray
+    high: np.ndarray | None = None
+
+
+def parse_enhancer_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """``[LABEL:]NAME[,key=value...]`` to ``(label, name, kwargs)``; values are YAML scalars."""
+    label = None
+    head = spec.split(",", 1)[0]
+    if ":" in head:
+        label, spec = spec.split(":", 1)
+    parts = spec.split(",")
+    name = parts[0].strip()
+    kwargs: dict[str, Any] = {}
+    for item in parts[1:]:
+        if "=" not in item:
+            raise ConfigError(f"--enhancer {spec!r}: expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        kwargs[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    if not name:
+        raise ConfigError(f"--enhancer {spec!r}: no enhancer name")
+    return (label or name), name, kwargs
+
+
+def _fit(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    if not max_side or max(image.shape[:2]) <= max_side:
+        return image
+    f = max_side / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def load_samples(folder: str, max_side: int | None = None,
+                 limit: int | None = None) -> tuple[list[Sample], bool]:
+    """The images of ``folder`` and whether they are paired (``low/`` + ``high/``)."""
+    from .data import list_images, paired_files, read_rgb
+
+    root = Path(folder)
+    if (root / "low").is_dir() and (root / "high").is_dir():
+        pairs = paired_files(root)[:limit]
+        samples = []
+        for low, high in pairs:
+            a, b = read_rgb(low), read_rgb(high)
+            if a.shape != b.shape:
+                raise ConfigError(f"{low} and {high} differ in size")
+            samples.append(Sample(low.stem, _fit(a, max_side), _fit(b, max_side)))
+        return samples, True
+    files = list_images(root)[:limit]
+    return [Sample(p.stem, _fit(read_rgb(p), max_side)) for p in files], False
+
+
+def synthetic_samples(recipe_path: str) -> list[Sample]:
+    """The fixed synthetic validation pairs of a training recipe."""
+    from .data import (NightReference, SynthConfig, load_sources, split, synthetic_validation,
+                       well_exposed)
+    from .training import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    cfg = recipe.data
+    if cfg.mode != "synthetic":
+        raise ConfigError(f"{recipe_path}: data.mode is {cfg.mode!r}, not 'synthetic'")
+    clean = well_exposed(load_sources(cfg.train), cfg.well_min, cfg.well_max)
+    _, val_items = split(clean, cfg.val_count, cfg.val_seed)
+    reference = NightReference.from_file(cfg.night_reference) if cfg.night_reference else None
+    pairs = synthetic_validation(val_items, cfg.val_crop,
+                                 SynthConfig.from_mapping(cfg.synth, "data.synth"),
+                                 reference, cfg.val_seed)
+    to_u8 = lambda t: (t.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # noqa: E731
+    return [Sample(f"val{i:03d}", to_u8(d), to_u8(c)) for i, (d, c) in enumerate(pairs)]
+
+
+def score(output: np.ndarray, sample: Sample) -> dict[str, float]:
+    """The metrics of one output: paired ones with a target, else no-reference ones."""
+    if sample.high is None:
+        return no_reference_stats(output)
+    corrected = gt_mean_correct(output, sample.high)
+    return {
+        "psnr": psnr(output, sample.high),
+        "ssim": ssim(output, sample.high),
+        "psnr_gtmean": psnr(corrected, sample.high),
+        "ssim_gtmean": ssim(corrected, sample.high),
+    }
+
+
+def run_enhancer(enhancer: Any, image: np.ndarray) -> np.ndarray:
+    """One image through an enhancer (a batch of one)."""
+    return enhancer(np.ascontiguousarray(image)[None])[0]
+
+
+def _label(image: np.ndarray, text: str) -> np.ndarray:
+    bar = np.full((22, image.shape[1], 3), 24, np.uint8)
+    cv2.putText(bar, text[:48], (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1,
+                cv2.LINE_AA)
+    return np.concatenate([bar, image], 0)
+
+
+def montage(rows: list[list[tuple[str, np.ndarray]]], height: int = 200) -> np.ndarray:
+    """A grid: one row per image, one labelled column per method, each scaled to ``height``."""
+    lines = []
+    for row in rows:
+        tiles = []
+        for text, image in row:
+            f = height / image.shape[0]
+            tile = cv2.resize(image, (max(1, round(image.shape[1] * f)), height),
+                              interpolation=cv2.INTER_AREA)
+            tiles.append(_label(tile, text))
+            tiles.append(np.zeros((height + 22, 4, 3), np.uint8))
+        lines.append(np.concatenate(tiles[:-1], 1))
+    width = max(line.shape[1] for line in lines)
+    lines = [np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0))) for line in lines]
+    return np.concatenate(lines, 0)
+
+
+def format_table(results: dict[str, dict[str, float]], keys: tuple[str, ...]) -> str:
+    """A Markdown table: one row per method, one column per metric."""
+    head = "| method | " + " | ".join(keys) + " |"
+    rule = "|---|" + "---:|" * len(keys)
+    body = [f"| {name} | " + " | ".join(f"{m[k]:.4f}" if k.startswith("ssim") or k.endswith(
+        "clip") else f"{m[k]:.2f}" for k in keys) + " |" for name, m in results.items()]
+    return "\n".join([head, rule, *body])
+
+
+def evaluate(samples: list[Sample], specs: list[str], paired: bool,
+             montage_rows: int = 4) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Mean metrics per method (the input first) and the montage image (RGB)."""
+    from .enhancers import build_enhancer
+
+    keys = PAIRED_KEYS if paired else NOREF_KEYS
+    methods: list[tuple[str, Any]] = [("input", None)]
+    for spec in specs:
+        label, name, kwargs = parse_enhancer_spec(spec)
+        methods.append((label, build_enhancer(name, where=f"--enhancer {spec}", **kwargs)))
+    per: dict[str, list[dict[str, float]]] = {label: [] for label, _ in methods}
+    rows: list[list[tuple[str, np.ndarray]]] = []
+    try:
+        for enhancer in (e for _, e in methods if e is not None):
+            enhancer.start()
+        for i, sample in enumerate(samples):
+            row = []
+            for label, enhancer in methods:
+                out = sample.low if enhancer is None else run_enhancer(enhancer, sample.low)
+                per[label].append(score(out, sample))
+                row.append((label, out))
+            if sample.high is not None:
+                row.append(("ground truth", sample.high))
+            if i < montage_rows:
+                rows.append(row)
+    finally:
+        for _, enhancer in methods:
+            if enhancer is not None:
+                enhancer.close()
+    results = {label: {k: float(np.mean([s[k] for s in scores])) for k in keys}
+               for label, scores in per.items()}
+    return results, montage(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``tools/eval.py DATA --enhancer SPEC ... [--out DIR]``; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="eval.py", description=__doc__.split("\n\n")[0].split(": ", 1)[-1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="enhancer spec: [LABEL:]NAME[,key=value...], e.g. "
+               "official:zero_dce,weights=zero_dce_epoch99.pth")
+    parser.add_argument("data", nargs="?", help="a paired folder (low/ + high/) or an image folder")
+    parser.add_argument("--synthetic-val", metavar="RECIPE",
+                        help="score on a training recipe's fixed synthetic validation pairs")
+    parser.add_argument("--enhancer", action="append", default=[], metavar="SPEC",
+                        help="an enhancer to score (repeatable)")
+    parser.add_argument("--out", default="out/eval", help="folder for results.json and "
+                        "montage.png (default: out/eval)")
+    parser.add_argument("--max-side", type=int, default=None,
+                        help="downscale images whose long side is larger (speed)")
+    parser.add_argument("--limit", type=int, default=None, help="use at most N images")
+    parser.add_argument("--montage-rows", type=int, default=4)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    try:
+        if bool(args.data) == bool(args.synthetic_val):
+            raise ConfigError("give either DATA or --synthetic-val RECIPE")
+        if args.synthetic_val:
+            samples, paired = synthetic_samples(args.synthetic_val)[:args.limit], True
+        else:
+            samples, paired = load_samples(args.data, args.max_side, args.limit)
+        results, grid = evaluate(samples, args.enhancer, paired, args.montage_rows)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        table = format_table(results, PAIRED_KEYS if paired else NOREF_KEYS)
+        (out / "results.json").write_text(json.dumps(
+            {"data": args.data or args.synthetic_val, "paired": paired,
+             "images": len(samples), "results": results}, indent=2) + "\n")
+        (out / "table.md").write_text(table + "\n")
+        if not cv2.imwrite(str(out / "montage.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
+            raise ConfigError(f"cannot write {out / 'montage.png'}")
+    except ConfigError as exc:
+        print(f"eval.py: error: {exc}", file=sys.stderr)
+        return 2
+    except (NocturneError, OSError) as exc:
+        print(f"eval.py: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(samples)} images ({'paired' if paired else 'unpaired'})")
+    print(table)
+    print(f"wrote {out / 'results.json'}, {out / 'table.md'}, {out / 'montage.png'}")
+    return 0

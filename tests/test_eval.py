@@ -1,0 +1,91 @@
+"""``tools/eval.py``: paired and unpaired folders, the table, JSON and montage it writes, and
+its errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.evaluate import main, parse_enhancer_spec
+from pipeline.errors import ConfigError
+from pipeline.metrics import psnr
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _paired_folder(root: Path, count: int = 3) -> Path:
+    rng = np.random.default_rng(0)
+    for sub in ("low", "high"):
+        (root / sub).mkdir(parents=True)
+    for i in range(count):
+        ramp = np.add.outer(np.linspace(60, 200, 40), np.linspace(0, 30, 56))
+        high = np.clip(ramp[..., None] * np.array([1.0, 0.9, 0.8]) + rng.normal(0, 4, (40, 56, 3)),
+                       0, 255).astype(np.uint8)
+        low = (high.astype(np.float64) * 0.2).astype(np.uint8)
+        cv2.imwrite(str(root / "high" / f"p{i}.png"), high)
+        cv2.imwrite(str(root / "low" / f"p{i}.png"), low)
+    return root
+
+
+def test_parse_enhancer_spec() -> None:
+    assert parse_enhancer_spec("gamma") == ("gamma", "gamma", {})
+    assert parse_enhancer_spec("bright:gamma,gamma=0.5") == ("bright", "gamma", {"gamma": 0.5})
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_enhancer_spec("gamma,0.5")
+
+
+def test_paired_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = _paired_folder(tmp_path / "data")
+    out = tmp_path / "eval"
+    assert main([str(data), "--enhancer", "gamma", "--enhancer", "lift:gamma,gamma=0.5",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["paired"] is True and results["images"] == 3
+    rows = results["results"]
+    assert list(rows) == ["input", "gamma", "lift"]
+    low = cv2.imread(str(data / "low" / "p0.png"))
+    high = cv2.imread(str(data / "high" / "p0.png"))
+    assert rows["input"]["psnr"] < 15 and abs(rows["input"]["psnr"] - psnr(low, high)) < 2
+    # brightening a 5x-darkened image brings it closer to the target
+    assert rows["gamma"]["psnr"] > rows["input"]["psnr"]
+    # the GT-mean variant takes the global brightness out: the input scores far better there
+    assert rows["input"]["psnr_gtmean"] > rows["input"]["psnr"] + 5
+    montage = cv2.imread(str(out / "montage.png"))
+    assert montage is not None and montage.shape[0] > 3 * 40
+    table = capsys.readouterr().out
+    assert "| method | psnr | ssim | psnr_gtmean | ssim_gtmean |" in table
+
+
+def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
+    folder = tmp_path / "night"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        cv2.imwrite(str(folder / f"n{i}.jpg"), rng.integers(0, 50, (30, 40, 3), dtype=np.uint8))
+    out = tmp_path / "eval"
+    assert main([str(folder), "--enhancer", "clahe", "--out", str(out)]) == 0
+    rows = json.loads((out / "results.json").read_text())["results"]
+    assert set(rows["input"]) == {"brightness", "noise", "colour_cast", "dark_clip",
+                                  "bright_clip"}
+    assert rows["clahe"]["brightness"] > rows["input"]["brightness"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{missing}"], "image folder .* does not exist"),
+    (["{data}", "--enhancer", "nosuch"], "unknown enhancer 'nosuch'"),
+    ([], "give either DATA or --synthetic-val RECIPE"),
+])
+def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    data = _paired_folder(tmp_path / "data", 1)
+    args = [a.format(missing=tmp_path / "missing", data=data) for a in args]
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "eval.py"), *args,
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert __import__("re").search(message, proc.stderr), proc.stderr
