@@ -192,13 +192,14 @@ class Trainer:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("train.device: cuda asked for, but torch sees no CUDA device")
         seed_everything(tcfg.seed)
-        self.out = Path(out or tcfg.out)
-        self.out.mkdir(parents=True, exist_ok=True)
         model_kwargs = {k: v for k, v in recipe.model.items() if k != "type"}
         self.model = create_model(recipe.model["type"], **model_kwargs).to(self.device)
         self.loss = _build_loss(recipe.loss).to(self.device)
         self.zero_reference = recipe.loss["type"] == "zero_reference"
         self.train_set, self.val_batches = build_training_data(recipe.data, seed=tcfg.seed)
+        # Only now: a recipe whose data cannot be read leaves no empty run folder behind.
+        self.out = Path(out or tcfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
         ocfg = recipe.optim
         self.loader = torch.utils.data.DataLoader(
             self.train_set, batch_size=ocfg.batch_size, shuffle=True, drop_last=True,

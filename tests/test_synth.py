@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline.data import (NightReference, SynthConfig, linear_to_srgb, srgb_to_linear,
                            synthesize)
@@ -89,3 +90,22 @@ def test_settings_are_validated() -> None:
         SynthConfig(exposure_min=0.5, exposure_max=0.1)
     with pytest.raises(ConfigError, match="uint8"):
         synthesize(np.zeros((8, 8, 3), np.float32), np.random.default_rng(0))
+
+
+def test_pairs_from_a_video(tmp_path) -> None:
+    """Users train on their own daytime footage: frames are sampled from a real encoded video
+    and turned into deterministic (dark, clean) pairs."""
+    from pipeline.data import SyntheticPairDataset, video_frames
+    from tests.clips import make_clip
+
+    clip = make_clip(tmp_path / "day.mp4", width=64, height=48, fps=10, seconds=1.0, audio=False)
+    frames = video_frames(clip, every=3)
+    assert len(frames) == 4 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
+    data = SyntheticPairDataset(frames, crop=32, config=PLAIN, seed=5)
+    dark, clean = data[1]
+    again = SyntheticPairDataset(frames, crop=32, config=PLAIN, seed=5)[1]
+    assert dark.shape == clean.shape == (3, 32, 32)
+    assert torch.equal(dark, again[0]) and torch.equal(clean, again[1])
+    assert float(dark.mean()) < float(clean.mean())
+    data.set_epoch(1)
+    assert not torch.equal(data[1][0], dark)  # a new epoch draws new darkness and noise

@@ -110,12 +110,15 @@ def test_bad_recipes_name_the_key(tmp_path: Path, change: dict, message: str) ->
         load_recipe(None, raw=raw)
 
 
-def test_train_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_train_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the recipe's default run folder is runs/train, relative
     recipe = tmp_path / "r.yaml"
     recipe.write_text("model: {type: zero_dce}\nloss: {type: zero_reference}\n"
                       "data: {train: " + str(tmp_path / "missing") + "}\n")
     assert main([str(recipe), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "train.py: error:" in err and "does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists(), "a failed start left a run folder behind"
     assert main([str(tmp_path / "nope.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
