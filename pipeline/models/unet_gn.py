@@ -111,7 +111,9 @@ class UNetGN(nn.Module):
         """Enhance a ``(N, 3, H, W)`` batch in [0, 1]; the result is in [0, 1], same shape."""
         h, w = x.shape[-2:]
         pad_h, pad_w = -h % MULTIPLE, -w % MULTIPLE
-        if pad_h or pad_w:
+        # While tracing for ONNX export the sizes are symbolic: always pad (by zero where the
+        # size is already a multiple), or the trace would bake in this input's branch.
+        if torch.jit.is_tracing() or pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         e1 = self.enc1(x)
         e2 = self.enc2(self.pool(e1))

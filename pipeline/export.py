@@ -1,0 +1,196 @@
+"""ONNX export of the enhancement models: one function, checked end to end.
+
+:func:`export_onnx` puts the model in eval mode, runs the PyTorch reference, exports with
+``torch.onnx.export`` (TorchScript exporter, fixed tensor names, dynamic batch/height/width),
+checks the graph with ``onnx.checker`` and compares ONNX Runtime's output with the reference at
+two sizes, within a stated tolerance (as timm's ``utils/onnx.py`` does).
+
+The opset is at most 20 (17 by default): there GroupNorm exports as a reshape around
+InstanceNormalization, which every TensorRT release parses (JetPack 6's TensorRT 10.3 cannot
+parse opset-21 GroupNormalization, and opset-18's normalizes differently from PyTorch).
+
+By default the graph takes **uint8 NHWC RGB frames** and returns uint8 NHWC frames
+(:class:`FrameModel`): the cast, layout change and scaling run inside the graph, so the host
+only copies bytes and the engine's input is 4x smaller than float.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import ConfigError, EngineBuildError
+
+log = logging.getLogger(__name__)
+
+#: fixed tensor names of every exported graph
+INPUT_NAME = "frames"
+OUTPUT_NAME = "enhanced"
+#: default and highest opset (see the module docstring)
+DEFAULT_OPSET = 17
+MAX_OPSET = 20
+#: parity tolerances of ONNX Runtime against PyTorch: float graphs in [0, 1], uint8 graphs in
+#: levels (one level: float rounding can tip a value that lies on a .5 boundary)
+FLOAT_TOLERANCE = 1e-4
+UINT8_TOLERANCE = 1
+
+IO = Literal["uint8", "float"]
+
+
+class FrameModel(nn.Module):
+    """A model wrapped to take and return frames as the pipeline holds them.
+
+    ``forward`` takes uint8 ``(N, H, W, 3)`` RGB and returns uint8 ``(N, H, W, 3)``: the model's
+    float output is scaled by 255 and rounded half up (``+0.5``, clamp, cast: ONNX's float to
+    integer cast truncates, as torch's does).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = frames.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
+        y = self.model(x)
+        return (y * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_onnx` did and measured."""
+
+    path: str
+    model: str
+    io: str
+    opset: int
+    #: largest |ONNX Runtime - PyTorch| per checked input shape ``NxHxW``
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    tolerance: float = 0.0
+    #: SHA-256 of the ONNX file (engine cache keys use it)
+    sha256: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sample(io_kind: IO, n: int, h: int, w: int, seed: int) -> torch.Tensor:
+    """A dark, textured test input: night frames are what the models must get right."""
+    g = torch.Generator().manual_seed(seed)
+    frames = (torch.rand(n, h, w, 3, generator=g) ** 2 * 120).round().to(torch.uint8)
+    if io_kind == "uint8":
+        return frames
+    return frames.permute(0, 3, 1, 2).float() / 255.0
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    name: str = "",
+    io: IO = "uint8",
+    opset: int = DEFAULT_OPSET,
+    check_shapes: tuple[tuple[int, int, int], ...] = ((1, 96, 160), (2, 75, 131)),
+    tolerance: float | None = None,
+) -> ExportReport:
+    """Export ``model`` to ONNX at ``path`` and prove the file computes what the model does.
+
+    Args:
+        model: a registered model (``forward`` on float ``(N, 3, H, W)`` in [0, 1]).
+        path: the ``.onnx`` file to write (its folder is created).
+        name: the model's registry name, recorded in the report.
+        io: ``uint8`` (frames in, frames out: :class:`FrameModel`) or ``float`` (the bare model).
+        opset: ONNX opset, 13 to 20.
+        check_shapes: ``(N, H, W)`` inputs ONNX Runtime is compared on; the first is also the
+            export's example input. Two different sizes prove the dynamic axes.
+        tolerance: largest allowed difference (default: ``FLOAT_TOLERANCE`` or
+            ``UINT8_TOLERANCE`` levels).
+
+    Raises:
+        ConfigError: bad arguments.
+        EngineBuildError: the export, the checker or the parity check failed.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    if io not in ("uint8", "float"):
+        raise ConfigError(f"io must be 'uint8' or 'float', got {io!r}")
+    if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= MAX_OPSET:
+        raise ConfigError(f"opset must be an integer in 13..{MAX_OPSET} (opset 21's "
+                          f"GroupNormalization is not parsed by TensorRT 10.3), got {opset!r}")
+    if not check_shapes:
+        raise ConfigError("check_shapes needs at least one (N, H, W)")
+    tol = tolerance if tolerance is not None else (
+        UINT8_TOLERANCE if io == "uint8" else FLOAT_TOLERANCE)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    model = model.eval()
+    graph = FrameModel(model) if io == "uint8" else model
+    example = _sample(io, *check_shapes[0], seed=0)
+    axes = {0: "batch", 1: "height", 2: "width"} if io == "uint8" else \
+        {0: "batch", 2: "height", 3: "width"}
+    buffer = BytesIO()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            # The tracer warns about every shape it reads; the parity check below is what
+            # proves the graph right at other sizes.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                graph, (example,), buffer, input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME], opset_version=opset, do_constant_folding=True,
+                dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes}, dynamo=False,
+            )
+    except Exception as exc:  # the exporter raises many types; all mean the same here
+        raise EngineBuildError(f"torch.onnx.export of {name or type(model).__name__} failed: "
+                               f"{exc}") from exc
+    data = buffer.getvalue()
+    try:
+        proto = onnx.load_from_string(data)
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:
+        raise EngineBuildError(f"onnx.checker rejected the exported graph: {exc}") from exc
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    diffs: dict[str, float] = {}
+    for i, shape in enumerate(check_shapes):
+        x = _sample(io, *shape, seed=i + 1)
+        with torch.no_grad():
+            ref = graph(x).numpy()
+        out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        if out.shape != ref.shape:
+            raise EngineBuildError(f"ONNX Runtime output shape {out.shape} differs from "
+                                   f"PyTorch's {ref.shape} for input {shape}")
+        diff = float(np.abs(out.astype(np.float64) - ref.astype(np.float64)).max())
+        diffs["x".join(map(str, shape))] = diff
+        if not diff <= tol:
+            raise EngineBuildError(
+                f"ONNX Runtime differs from PyTorch by {diff:.3g} (tolerance {tol:g}) for "
+                f"input {shape}: the exported graph does not compute the model")
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)  # never a half-written model under the real name
+    report = ExportReport(str(target), name, io, opset, diffs, float(tol), file_sha256(target))
+    log.info("exported %s to %s (opset %d, %s I/O, parity %s)", name or "model", target, opset,
+             io, diffs)
+    return report
