@@ -15,6 +15,7 @@ other stages at once, but the writer still finalizes what it has.
 """
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import queue
@@ -31,8 +32,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .config import Config, to_dict
-from .enhancers import Enhancer, build_enhancer
-from .errors import ConfigError, NocturneError, SinkError, SourceError
+from .enhancers import Enhancer, build_enhancer, check_batch
+from .errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
 from .frame import Frame
 from .sinks import Sink, StreamInfo, create_sink
 from .sources import Source, SourceTimeout, create_source
@@ -246,27 +247,55 @@ class Pipeline:
         stats = self.stats
         size = self.cfg.enhancer.batch_size
         live = self.source.live
+        # A pipelined enhancer (TensorRT) gets batch N+1 before batch N is collected, so its
+        # upload overlaps N's compute; the others are called synchronously.
+        depth = max(0, int(getattr(enh, "max_in_flight", 0)))
+        pending: collections.deque[tuple[list[Frame], float]] = collections.deque()
+
+        def emit(batch: list[Frame], out: np.ndarray, t0: float) -> bool:
+            stats.enhance.record(len(batch), time.monotonic() - t0)
+            for frame, image in zip(batch, out):
+                frame.enhanced = image
+                if not self._put_out(self._q_out, frame):
+                    return False
+            return True
+
+        def collect_one() -> bool:
+            batch, t0 = pending.popleft()
+            out = enh.collect()
+            if out.shape != (len(batch), *batch[0].image.shape) or out.dtype != np.uint8:
+                raise EnhancerError(f"enhancer {enh.name!r} returned {out.dtype}"
+                                    f"{tuple(out.shape)} for {len(batch)} frames")
+            return emit(batch, out, t0)
+
         try:
+            enh.configure_stream(live, self.cfg.run.target_fps)
             enh.start()  # thread-bound resources (CUDA contexts) are created here
             ended = False
             while not ended and not self._abort.is_set():
                 try:
                     item = self._q_in.get(timeout=0.1)
                 except queue.Empty:
+                    if pending and not collect_one():  # nothing new: finish what is in flight
+                        return
                     continue
                 if item is END:
                     break
                 batch, ended = self._next_batch(item, size, live)
                 t0 = time.monotonic()
-                if len(batch) == 1:
-                    out = enh(batch[0].image[np.newaxis])
-                else:
-                    out = enh(np.stack([f.image for f in batch]))
-                stats.enhance.record(len(batch), time.monotonic() - t0)
-                for frame, image in zip(batch, out):
-                    frame.enhanced = image
-                    if not self._put_out(self._q_out, frame):
+                images = (batch[0].image[np.newaxis] if len(batch) == 1
+                          else np.stack([f.image for f in batch]))
+                if depth:
+                    if len(pending) >= depth and not collect_one():
                         return
+                    check_batch(images)
+                    enh.submit(images)
+                    pending.append((batch, t0))
+                elif not emit(batch, enh(images), t0):
+                    return
+            while pending and not self._abort.is_set():
+                if not collect_one():
+                    return
         except BaseException as exc:
             self._fail("enhance", exc)
         finally:
@@ -407,6 +436,7 @@ class Pipeline:
             "error": None if result.error is None else str(result.error),
             "source": self.source.describe() if self.source else None,
             "enhancer": self.enhancer.name if self.enhancer else None,
+            "enhancer_stats": self.enhancer.stats() if self.enhancer else {},
             "config": to_dict(self.cfg),
         })
         if isinstance(self.sink, Sink) and hasattr(self.sink, "copy_packets"):

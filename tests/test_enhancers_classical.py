@@ -10,6 +10,24 @@ from pipeline import ENHANCERS, ConfigError, build_enhancer
 
 CLASSICAL = ["gamma", "clahe", "retinex"]
 
+
+def _has_tensorrt() -> bool:
+    try:
+        import tensorrt  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+#: every registered enhancer; ``tensorrt`` needs the library, an NVIDIA GPU and a built engine
+REGISTERED = [
+    pytest.param(name, marks=[pytest.mark.trt, pytest.mark.skipif(
+        not _has_tensorrt(), reason="TensorRT is not installed (needs an NVIDIA GPU; "
+                                    "build an engine with build_engine.py first)")])
+    if name == "tensorrt" else name
+    for name in ENHANCERS.names()
+]
+
 #: (N, H, W) of the batches every enhancer must handle: odd, tiny and degenerate sizes
 #: (211, 317) is large enough for retinex to shrink its luma before blurring
 SHAPES = [(1, 1, 1), (1, 1, 7), (1, 40, 1), (1, 5, 200), (1, 16, 16), (3, 33, 17), (2, 17, 33),
@@ -36,7 +54,7 @@ def _luma(frames: np.ndarray) -> np.ndarray:
 # --- every registered enhancer ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ENHANCERS.names())
+@pytest.mark.parametrize("name", REGISTERED)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_shape_dtype_and_determinism(name: str, shape: tuple[int, int, int]) -> None:
     frames = _random_batch(*shape, seed=1)
@@ -49,7 +67,7 @@ def test_shape_dtype_and_determinism(name: str, shape: tuple[int, int, int]) -> 
     np.testing.assert_array_equal(build_enhancer(name)(frames), out)
 
 
-@pytest.mark.parametrize("name", ENHANCERS.names())
+@pytest.mark.parametrize("name", REGISTERED)
 def test_extreme_and_non_contiguous_input(name: str) -> None:
     for value in (0, 255):
         frames = np.full((2, 9, 11, 3), value, np.uint8)

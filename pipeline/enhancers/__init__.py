@@ -9,5 +9,9 @@ from . import passthrough  # noqa: F401  (registers "passthrough")
 from . import clahe  # noqa: F401  (registers "clahe")
 from . import gamma  # noqa: F401  (registers "gamma")
 from . import retinex  # noqa: F401  (registers "retinex")
+from . import neural  # noqa: F401  (registers "unet_gn", "zero_dce", "zero_dce_pp")
+from . import onnx_runtime  # noqa: F401  (registers "onnxruntime")
+from . import tensorrt  # noqa: F401  (registers "tensorrt")
+from . import fallback  # noqa: F401  (registers "fallback")
 
 __all__ = ["ENHANCERS", "Enhancer", "build_enhancer", "check_batch", "register_enhancer"]

@@ -22,6 +22,13 @@ class Enhancer(abc.ABC):
 
     #: name under which the class is registered (set by ``register_enhancer``)
     name: str = ""
+    #: batches the enhancer can have in flight through :meth:`submit` / :meth:`collect`;
+    #: 0 means only the synchronous :meth:`enhance` (the runner then never calls those two)
+    max_in_flight: int = 0
+
+    def configure_stream(self, live: bool, target_fps: float | None) -> None:
+        """Told by the runner, before ``start``, whether the source is live and the output
+        rate it must hold (enhancers that adapt to load use it; the default ignores it)."""
 
     def start(self) -> None:
         """Acquire thread-bound resources; called once, in the thread that calls ``enhance``."""
@@ -29,6 +36,18 @@ class Enhancer(abc.ABC):
     @abc.abstractmethod
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         """Enhance a ``(N, H, W, 3)`` uint8 RGB batch; returns the same shape and dtype."""
+
+    def submit(self, frames: np.ndarray) -> None:
+        """Start enhancing a batch without waiting (pipelined enhancers, ``max_in_flight`` > 0)."""
+        raise NotImplementedError(f"enhancer {self.name!r} is not pipelined")
+
+    def collect(self) -> np.ndarray:
+        """The result of the oldest submitted batch (pipelined enhancers)."""
+        raise NotImplementedError(f"enhancer {self.name!r} is not pipelined")
+
+    def stats(self) -> dict[str, Any]:
+        """Enhancer-specific counters for the run's stats (e.g. fallback switches)."""
+        return {}
 
     def close(self) -> None:
         """Release resources; safe to call more than once."""

@@ -70,7 +70,10 @@ def apply_curves_uint8(frames: np.ndarray, r: np.ndarray, iterations: int = ITER
 
 
 @functools.lru_cache(maxsize=8)
-def _curve_table(levels: int, iterations: int) -> np.ndarray:
+def curve_table(levels: int, iterations: int) -> np.ndarray:
+    """``table[i, x] = round(255 * f(x / 255, r_i))``, ``r_i = -1 + 2 i / (levels - 1)``: the
+    ``iterations``-step curve over ``levels`` values of ``r`` and the 256 input levels (uint8,
+    read-only, cached)."""
     r = np.linspace(-1.0, 1.0, levels)[:, None]
     x = np.broadcast_to(np.arange(256, dtype=np.float64) / 255.0, (levels, 256)).copy()
     for _ in range(iterations):
@@ -101,7 +104,7 @@ class CurveLUT:
             raise ConfigError(f"iterations must be a positive integer, got {iterations!r}")
         self.levels = levels
         self.iterations = iterations
-        self.table = _curve_table(levels, iterations)
+        self.table = curve_table(levels, iterations)
         self._table_torch: torch.Tensor | None = None
 
     def index(self, r: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:

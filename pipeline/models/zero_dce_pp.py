@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import register_model
-from .curves import ITERATIONS, apply_curves
+from .curves import ITERATIONS, LUT_LEVELS, apply_curves, curve_table
 
 #: feature channels of every hidden layer of the official net
 FEATURES = 32
@@ -142,6 +142,11 @@ class ZeroDCEPP(nn.Module):
         self.e_conv6 = DepthwiseSeparableConv(2 * f, f)
         self.e_conv7 = DepthwiseSeparableConv(2 * f, 3)
         self.relu = nn.ReLU(inplace=True)
+        # The 8-step curve tabulated over (r level, x): what forward_frames gathers from. Not
+        # persistent, so state dicts (and the official checkpoint) keep exactly the net's keys.
+        # float16 holds 0..255 exactly, and TensorRT gathers float16 where it cannot uint8.
+        table = torch.from_numpy(curve_table(LUT_LEVELS, ITERATIONS).astype(np.float16))
+        self.register_buffer("lut", table.reshape(-1), persistent=False)
 
     def estimate_small(self, x_small: torch.Tensor) -> torch.Tensor:
         """The map of an already downscaled input: ``(N, 3, h, w)`` in [-1, 1]."""
@@ -173,3 +178,20 @@ class ZeroDCEPP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Enhance a ``(N, 3, H, W)`` batch in [0, 1]; the result is in [0, 1]."""
         return self.forward_with_maps(x)[0]
+
+    def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Enhance uint8 ``(N, H, W, 3)`` frames to uint8, the curve applied by table lookup.
+
+        The exported frame graph (``pipeline.export.FrameModel``) runs this: the map is
+        estimated at low resolution, turned into table rows there (an affine map, so it commutes
+        with the upsampling), upsampled, and each output pixel is one gather from the
+        ``LUT_LEVELS x 256`` table instead of 8 full-resolution curve steps. Within one level of
+        :meth:`forward` (see ``models.curves.LUT_LEVELS``).
+        """
+        x = frames.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
+        h, w = x.shape[-2], x.shape[-1]
+        r = self.estimate_small(downscale(x, self.scale))
+        rows = upsample((r + 1.0) * ((LUT_LEVELS - 1) / 2.0), (h, w))
+        rows = (rows + 0.5).clamp(0.0, LUT_LEVELS - 1.0).to(torch.int32)  # nearest row
+        index = rows.permute(0, 2, 3, 1) * 256 + frames.to(torch.int32)
+        return self.lut[index.to(torch.int64)].to(torch.uint8)

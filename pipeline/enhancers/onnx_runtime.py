@@ -1,0 +1,153 @@
+"""``onnxruntime``: a registered model run by ONNX Runtime on the CPU (the embedded default).
+
+The graph takes and returns uint8 NHWC frames (``pipeline.export.FrameModel``), so a call is one
+``session.run`` on the batch as the pipeline holds it: no host-side casts or transposes.
+
+Without ``onnx=PATH`` the model is exported on first use with its weights (the shipped ones by
+default) and cached under ``cache_dir`` by a key of the model, the weights file's hash, the
+model arguments and the opset, so a changed weights file is exported again, never served stale.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import ConfigError, EngineBuildError, EnhancerError
+from .base import Enhancer, register_enhancer
+
+log = logging.getLogger(__name__)
+
+def default_engines_dir() -> str:
+    """Where exported graphs and engines live: ``$NOCTURNE_ENGINES``, else ``engines/``."""
+    return os.environ.get("NOCTURNE_ENGINES") or "engines"
+
+
+def onnx_cache_path(cache_dir: str | os.PathLike[str], model: str, weights_sha: str,
+                    model_args: Mapping[str, Any], opset: int) -> Path:
+    """The cached ONNX file of ``model`` with these weights, arguments and opset."""
+    args = hashlib.sha256(json.dumps(dict(model_args), sort_keys=True).encode()).hexdigest()
+    return Path(cache_dir) / "onnx" / f"{model}-w{weights_sha[:12]}-a{args[:8]}-op{opset}.onnx"
+
+
+@register_enhancer("onnxruntime")
+class OnnxRuntimeEnhancer(Enhancer):
+    """A registered model through ONNX Runtime's CPU execution provider.
+
+    Args:
+        model: the registered model (``unet_gn``, ``zero_dce``, ``zero_dce_pp``).
+        weights: its weights file; ``None``: the shipped weights.
+        onnx: an already exported uint8-frame graph to run instead of exporting.
+        threads: ONNX Runtime intra-op threads; ``None``: one per physical core.
+        model_args: extra arguments of the model, e.g. ``{scale: 12}`` for Zero-DCE++.
+        opset: opset of the export (<= 20).
+        cache_dir: folder of exported graphs (``onnx/`` below it); ``None``:
+            ``$NOCTURNE_ENGINES`` or ``engines/``.
+    """
+
+    def __init__(self, model: str = "zero_dce_pp", weights: str | None = None,
+                 onnx: str | None = None, threads: int | None = None,
+                 model_args: Mapping[str, Any] | None = None, opset: int = 17,
+                 cache_dir: str | None = None) -> None:
+        from ..export import MAX_OPSET
+
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+        if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= MAX_OPSET:
+            raise ConfigError(f"opset must be an integer in 13..{MAX_OPSET}, got {opset!r}")
+        if model_args is not None and not isinstance(model_args, Mapping):
+            raise ConfigError(f"model_args must be a mapping, got {model_args!r}")
+        self.model_name = model
+        self.threads = threads
+        self.opset = opset
+        self.model_args = dict(model_args or {})
+        if onnx is not None:
+            if weights is not None or model_args:
+                raise ConfigError("give either onnx=PATH or weights/model_args, not both: an "
+                                  "exported graph already holds its weights")
+            self.onnx_path = Path(onnx)
+            if not self.onnx_path.is_file():
+                raise ConfigError(f"ONNX file {str(self.onnx_path)!r} does not exist")
+            self._torch: Enhancer | None = None
+        else:
+            from . import ENHANCERS, build_enhancer
+
+            if model not in ("unet_gn", "zero_dce", "zero_dce_pp"):
+                known = [n for n in ENHANCERS.names() if n in ("unet_gn", "zero_dce",
+                                                                "zero_dce_pp")]
+                raise ConfigError(f"model {model!r} cannot run on ONNX Runtime; valid: "
+                                  f"{', '.join(known)}")
+            # The PyTorch enhancer reads and checks the weights now, so a bad file fails
+            # before the pipeline starts; the export itself waits for start().
+            self._torch = build_enhancer(model, where=f"enhancer {self.name}", weights=weights,
+                                         **self.model_args)
+            weights_path = Path(getattr(self._torch, "weights_path"))
+            from ..export import file_sha256
+
+            self.onnx_path = onnx_cache_path(cache_dir or default_engines_dir(), model, file_sha256(weights_path),
+                                             self.model_args, opset)
+        self.session: Any = None
+        #: frames smaller than this on a side are edge-padded for the graph and cropped back
+        #: (Zero-DCE++ estimates its map at 1/scale: the graph needs at least scale pixels)
+        model_scale = getattr(getattr(self._torch, "model", None), "scale", 1.0)
+        self.min_side = max(1, int(np.ceil(model_scale)))
+
+    def _export(self) -> None:
+        from ..export import export_onnx
+
+        if self._torch is None:
+            raise EnhancerError(f"enhancer {self.name!r}: {str(self.onnx_path)!r} is missing")
+        log.info("exporting %s to %s (first use of these weights)", self.model_name,
+                 self.onnx_path)
+        report = export_onnx(getattr(self._torch, "model"), self.onnx_path,
+                             name=self.model_name, io="uint8", opset=self.opset)
+        self.onnx_path.with_suffix(".json").write_text(report.to_json() + "\n")
+
+    def start(self) -> None:
+        if self.session is not None:
+            return
+        import onnxruntime as ort
+
+        if not self.onnx_path.is_file():
+            try:
+                self._export()
+            except EngineBuildError as exc:
+                raise EnhancerError(f"enhancer {self.name!r}: {exc}") from exc
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if self.threads is not None:
+            options.intra_op_num_threads = self.threads
+        try:
+            session = ort.InferenceSession(str(self.onnx_path), options,
+                                           providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types for bad files
+            raise EnhancerError(f"enhancer {self.name!r}: ONNX Runtime cannot load "
+                                f"{str(self.onnx_path)!r}: {exc}") from None
+        inputs = session.get_inputs()
+        if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or len(inputs[0].shape) != 4:
+            raise EnhancerError(f"enhancer {self.name!r}: {str(self.onnx_path)!r} is not a "
+                                f"uint8 NHWC frame graph (input {inputs[0].type} "
+                                f"{inputs[0].shape}); export it with pipeline.export")
+        self.input_name = inputs[0].name
+        self.output_name = session.get_outputs()[0].name
+        self.session = session
+
+    def enhance(self, frames: np.ndarray) -> np.ndarray:
+        self.start()
+        n, h, w, _ = frames.shape
+        pad_h, pad_w = max(0, self.min_side - h), max(0, self.min_side - w)
+        if pad_h or pad_w:
+            frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        out = self.session.run([self.output_name],
+                               {self.input_name: np.ascontiguousarray(frames)})[0]
+        return out[:, :h, :w] if pad_h or pad_w else out
+
+    def close(self) -> None:
+        self.session = None
