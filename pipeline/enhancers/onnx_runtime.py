@@ -98,7 +98,8 @@ class OnnxRuntimeEnhancer(Enhancer):
         model_scale = getattr(getattr(self._torch, "model", None), "scale", 1.0)
         self.min_side = max(1, int(np.ceil(model_scale)))
 
-    def _export(self) -> None:
+    def export(self) -> None:
+        """Export the model to :attr:`onnx_path` (parity-checked), with a JSON report beside it."""
         from ..export import export_onnx
 
         if self._torch is None:
@@ -116,7 +117,7 @@ class OnnxRuntimeEnhancer(Enhancer):
 
         if not self.onnx_path.is_file():
             try:
-                self._export()
+                self.export()
             except EngineBuildError as exc:
                 raise EnhancerError(f"enhancer {self.name!r}: {exc}") from exc
         options = ort.SessionOptions()
