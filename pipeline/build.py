@@ -89,8 +89,9 @@ def _export_model(args: argparse.Namespace) -> str:
     """Export ``--model`` (with ``--weights``) to the keyed ONNX cache; returns the path."""
     from .enhancers import build_enhancer
 
+    # host_lut off: the engine runs the whole uint8 frame graph, curve lookup included
     enhancer = build_enhancer("onnxruntime", where="--model", model=args.model,
-                              weights=args.weights, cache_dir=args.engines_dir)
+                              weights=args.weights, cache_dir=args.engines_dir, host_lut=False)
     if not enhancer.onnx_path.is_file():
         enhancer.export()  # the same export the CPU backend uses, parity-checked
     return str(enhancer.onnx_path)

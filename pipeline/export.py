@@ -43,8 +43,10 @@ MAX_OPSET = 20
 #: levels (one level: float rounding can tip a value that lies on a .5 boundary)
 FLOAT_TOLERANCE = 1e-4
 UINT8_TOLERANCE = 1
+#: ``rows`` graphs output Zero-DCE++ lookup-table rows (0..4095) at low resolution
+ROWS_TOLERANCE = 0.05
 
-IO = Literal["uint8", "float"]
+IO = Literal["uint8", "float", "rows"]
 
 
 class FrameModel(nn.Module):
@@ -67,6 +69,23 @@ class FrameModel(nn.Module):
         x = frames.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
         y = self.model(x)
         return (y * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+class RowsModel(nn.Module):
+    """Zero-DCE++ up to its curve map: uint8 ``(N, H, W, 3)`` frames in, the lookup-table rows
+    of the map out, ``(N, h, w, 3)`` float at 1/scale resolution.
+
+    On a CPU the table lookup itself is fastest on the host (``cv2.remap``); ONNX Runtime's
+    Gather takes longer than the whole rest of the graph at 720p. The host then upsamples the
+    rows and looks the pixels up (``enhancers.neural.apply_rows``).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_rows(frames)
 
 
 @dataclass
@@ -100,7 +119,7 @@ def _sample(io_kind: IO, n: int, h: int, w: int, seed: int) -> torch.Tensor:
     """A dark, textured test input: night frames are what the models must get right."""
     g = torch.Generator().manual_seed(seed)
     frames = (torch.rand(n, h, w, 3, generator=g) ** 2 * 120).round().to(torch.uint8)
-    if io_kind == "uint8":
+    if io_kind in ("uint8", "rows"):
         return frames
     return frames.permute(0, 3, 1, 2).float() / 255.0
 
@@ -121,7 +140,10 @@ def export_onnx(
         model: a registered model (``forward`` on float ``(N, 3, H, W)`` in [0, 1]).
         path: the ``.onnx`` file to write (its folder is created).
         name: the model's registry name, recorded in the report.
-        io: ``uint8`` (frames in, frames out: :class:`FrameModel`) or ``float`` (the bare model).
+        io: ``uint8`` (frames in, frames out: :class:`FrameModel`), ``float`` (the bare model),
+            or ``rows`` (Zero-DCE++ only: frames in, its curve's lookup-table rows out at the
+            map's low resolution, for a host that applies the table itself; see
+            :class:`RowsModel`).
         opset: ONNX opset, 13 to 20.
         check_shapes: ``(N, H, W)`` inputs ONNX Runtime is compared on; the first is also the
             export's example input. Two different sizes prove the dynamic axes.
@@ -135,22 +157,25 @@ def export_onnx(
     import onnx
     import onnxruntime as ort
 
-    if io not in ("uint8", "float"):
-        raise ConfigError(f"io must be 'uint8' or 'float', got {io!r}")
+    if io not in ("uint8", "float", "rows"):
+        raise ConfigError(f"io must be 'uint8', 'float' or 'rows', got {io!r}")
+    if io == "rows" and not hasattr(model, "forward_rows"):
+        raise ConfigError(f"io 'rows' needs a model with one curve map for all steps "
+                          f"(zero_dce_pp), not {type(model).__name__}")
     if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= MAX_OPSET:
         raise ConfigError(f"opset must be an integer in 13..{MAX_OPSET} (opset 21's "
                           f"GroupNormalization is not parsed by TensorRT 10.3), got {opset!r}")
     if not check_shapes:
         raise ConfigError("check_shapes needs at least one (N, H, W)")
-    tol = tolerance if tolerance is not None else (
-        UINT8_TOLERANCE if io == "uint8" else FLOAT_TOLERANCE)
+    tol = tolerance if tolerance is not None else {
+        "uint8": UINT8_TOLERANCE, "float": FLOAT_TOLERANCE, "rows": ROWS_TOLERANCE}[io]
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
 
     model = model.eval()
-    graph = FrameModel(model) if io == "uint8" else model
+    graph = {"uint8": FrameModel, "rows": RowsModel}.get(io, lambda m: m)(model)
     example = _sample(io, *check_shapes[0], seed=0)
-    axes = {0: "batch", 1: "height", 2: "width"} if io == "uint8" else \
+    axes = {0: "batch", 1: "height", 2: "width"} if io != "float" else \
         {0: "batch", 2: "height", 3: "width"}
     buffer = BytesIO()
     try:

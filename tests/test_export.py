@@ -76,3 +76,26 @@ def test_export_argument_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="io must be"):
         export_onnx(model, tmp_path / "m.onnx", io="fp16")  # type: ignore[arg-type]
 
+
+
+def test_rows_graph_for_a_host_side_lookup(tmp_path: Path) -> None:
+    """Zero-DCE++'s map as table rows: the host applies the table (fastest on a CPU)."""
+    from pipeline.enhancers.neural import apply_rows
+    from pipeline.models.curves import CurveLUT
+
+    model = _model("zero_dce_pp")
+    report = export_onnx(model, tmp_path / "rows.onnx", io="rows",
+                         check_shapes=((1, 48, 80), (2, 37, 53)))
+    assert max(report.max_abs_diff.values()) <= report.tolerance
+    session = ort.InferenceSession(str(tmp_path / "rows.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    frames = np.random.default_rng(4).integers(0, 90, (1, 60, 96, 3), dtype=np.uint8)
+    rows = session.run([OUTPUT_NAME], {INPUT_NAME: frames})[0]
+    assert rows.shape == (1, 5, 8, 3) and rows.dtype == np.float32
+    out = apply_rows(frames, rows, CurveLUT())
+    with torch.no_grad():
+        ref = model(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+    ref = ref.permute(0, 2, 3, 1).numpy() * 255
+    assert np.abs(out.astype(np.float64) - ref).max() <= 1.0
+    with pytest.raises(ConfigError, match="io 'rows' needs a model with one curve map"):
+        export_onnx(_model("zero_dce"), tmp_path / "x.onnx", io="rows")

@@ -21,10 +21,12 @@ def _frames(n: int = 2, h: int = 45, w: int = 70, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 70, (n, h, w, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("model", ["unet_gn", "zero_dce", "zero_dce_pp"])
-def test_matches_the_pytorch_enhancer(model: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model, host_lut", [("unet_gn", True), ("zero_dce", True),
+                                             ("zero_dce_pp", True), ("zero_dce_pp", False)])
+def test_matches_the_pytorch_enhancer(model: str, host_lut: bool, tmp_path: Path) -> None:
     frames = _frames()
-    ort_enh = build_enhancer("onnxruntime", model=model, cache_dir=str(tmp_path), threads=1)
+    ort_enh = build_enhancer("onnxruntime", model=model, cache_dir=str(tmp_path), threads=1,
+                             host_lut=host_lut)
     with ort_enh:
         out = ort_enh(frames)
     # the PyTorch reference: exact curves for Zero-DCE++, whose graph uses the lookup table

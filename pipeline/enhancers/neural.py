@@ -199,14 +199,22 @@ class ZeroDCEPPEnhancer(TorchEnhancer):
             return super().enhance(frames)
         if self._curve is None:
             self._curve = CurveLUT()
-        n, h, w, _ = frames.shape
         with torch.inference_mode():
             small = downscale_frames(frames, self.model.scale)
             r = self.model.estimate_small(small)
             # The table row is affine in r, so convert at low resolution, then upsample.
             rows = self._curve.index(r).permute(0, 2, 3, 1).contiguous().numpy()
-        index = np.stack([upsample_align_corners(m, h, w) for m in rows])
-        return self._curve.apply_index(np.ascontiguousarray(frames), index)
+        return apply_rows(frames, rows, self._curve)
+
+
+def apply_rows(frames: np.ndarray, rows: np.ndarray, curve: Any) -> np.ndarray:
+    """Curve uint8 ``(N, H, W, 3)`` frames with a Zero-DCE++ map given as low-resolution
+    lookup-table rows ``(N, h, w, 3)`` (``CurveLUT.index`` of the map): each map is upsampled
+    like the official code (bilinear, corners aligned) and every pixel read from the table."""
+    n, h, w, _ = frames.shape
+    index = np.stack([upsample_align_corners(np.ascontiguousarray(m, dtype=np.float32), h, w)
+                      for m in rows])
+    return curve.apply_index(np.ascontiguousarray(frames), index)
 
 
 def upsample_align_corners(image: np.ndarray, height: int, width: int) -> np.ndarray:

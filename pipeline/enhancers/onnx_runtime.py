@@ -29,10 +29,12 @@ def default_engines_dir() -> str:
 
 
 def onnx_cache_path(cache_dir: str | os.PathLike[str], model: str, weights_sha: str,
-                    model_args: Mapping[str, Any], opset: int) -> Path:
-    """The cached ONNX file of ``model`` with these weights, arguments and opset."""
+                    model_args: Mapping[str, Any], opset: int, io: str = "uint8") -> Path:
+    """The cached ONNX file of ``model`` with these weights, arguments, opset and graph kind."""
     args = hashlib.sha256(json.dumps(dict(model_args), sort_keys=True).encode()).hexdigest()
-    return Path(cache_dir) / "onnx" / f"{model}-w{weights_sha[:12]}-a{args[:8]}-op{opset}.onnx"
+    kind = "" if io == "uint8" else f"-{io}"
+    return (Path(cache_dir) / "onnx" /
+            f"{model}-w{weights_sha[:12]}-a{args[:8]}-op{opset}{kind}.onnx")
 
 
 @register_enhancer("onnxruntime")
@@ -48,12 +50,16 @@ class OnnxRuntimeEnhancer(Enhancer):
         opset: opset of the export (<= 20).
         cache_dir: folder of exported graphs (``onnx/`` below it); ``None``:
             ``$NOCTURNE_ENGINES`` or ``engines/``.
+        host_lut: Zero-DCE++ only: the graph stops at the curve map and the host applies the
+            curve's lookup table (``cv2.remap``), which is several times faster on a CPU than
+            ONNX Runtime's Gather; ``false`` runs the whole uint8 frame graph (what TensorRT
+            builds).
     """
 
     def __init__(self, model: str = "zero_dce_pp", weights: str | None = None,
                  onnx: str | None = None, threads: int | None = None,
                  model_args: Mapping[str, Any] | None = None, opset: int = 17,
-                 cache_dir: str | None = None) -> None:
+                 cache_dir: str | None = None, host_lut: bool = True) -> None:
         from ..export import MAX_OPSET
 
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
@@ -63,7 +69,10 @@ class OnnxRuntimeEnhancer(Enhancer):
             raise ConfigError(f"opset must be an integer in 13..{MAX_OPSET}, got {opset!r}")
         if model_args is not None and not isinstance(model_args, Mapping):
             raise ConfigError(f"model_args must be a mapping, got {model_args!r}")
+        if not isinstance(host_lut, bool):
+            raise ConfigError(f"host_lut must be true or false, got {host_lut!r}")
         self.model_name = model
+        self.io = "rows" if host_lut and model == "zero_dce_pp" else "uint8"
         self.threads = threads
         self.opset = opset
         self.model_args = dict(model_args or {})
@@ -107,7 +116,7 @@ class OnnxRuntimeEnhancer(Enhancer):
         log.info("exporting %s to %s (first use of these weights)", self.model_name,
                  self.onnx_path)
         report = export_onnx(getattr(self._torch, "model"), self.onnx_path,
-                             name=self.model_name, io="uint8", opset=self.opset)
+                             name=self.model_name, io=self.io, opset=self.opset)
         self.onnx_path.with_suffix(".json").write_text(report.to_json() + "\n")
 
     def start(self) -> None:
@@ -137,7 +146,14 @@ class OnnxRuntimeEnhancer(Enhancer):
                                 f"uint8 NHWC frame graph (input {inputs[0].type} "
                                 f"{inputs[0].shape}); export it with pipeline.export")
         self.input_name = inputs[0].name
-        self.output_name = session.get_outputs()[0].name
+        output = session.get_outputs()[0]
+        self.output_name = output.name
+        # a float output is a rows graph (Zero-DCE++ map as table rows): the host applies it
+        self.io = "uint8" if output.type == "tensor(uint8)" else "rows"
+        if self.io == "rows":
+            from ..models.curves import CurveLUT
+
+            self._curve = CurveLUT()
         self.session = session
 
     def enhance(self, frames: np.ndarray) -> np.ndarray:
@@ -146,8 +162,12 @@ class OnnxRuntimeEnhancer(Enhancer):
         pad_h, pad_w = max(0, self.min_side - h), max(0, self.min_side - w)
         if pad_h or pad_w:
             frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        out = self.session.run([self.output_name],
-                               {self.input_name: np.ascontiguousarray(frames)})[0]
+        frames = np.ascontiguousarray(frames)
+        out = self.session.run([self.output_name], {self.input_name: frames})[0]
+        if self.io == "rows":
+            from .neural import apply_rows
+
+            out = apply_rows(frames, out, self._curve)
         return out[:, :h, :w] if pad_h or pad_w else out
 
     def close(self) -> None:

@@ -179,6 +179,13 @@ class ZeroDCEPP(nn.Module):
         """Enhance a ``(N, 3, H, W)`` batch in [0, 1]; the result is in [0, 1]."""
         return self.forward_with_maps(x)[0]
 
+    def forward_rows(self, frames: torch.Tensor) -> torch.Tensor:
+        """The curve map of uint8 ``(N, H, W, 3)`` frames as fractional lookup-table rows
+        (``models.curves.CurveLUT.index``), ``(N, h, w, 3)`` float at 1/``scale`` size."""
+        x = frames.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
+        r = self.estimate_small(downscale(x, self.scale))
+        return ((r + 1.0) * ((LUT_LEVELS - 1) / 2.0)).permute(0, 2, 3, 1)
+
     def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Enhance uint8 ``(N, H, W, 3)`` frames to uint8, the curve applied by table lookup.
 
@@ -188,10 +195,8 @@ class ZeroDCEPP(nn.Module):
         ``LUT_LEVELS x 256`` table instead of 8 full-resolution curve steps. Within one level of
         :meth:`forward` (see ``models.curves.LUT_LEVELS``).
         """
-        x = frames.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
-        h, w = x.shape[-2], x.shape[-1]
-        r = self.estimate_small(downscale(x, self.scale))
-        rows = upsample((r + 1.0) * ((LUT_LEVELS - 1) / 2.0), (h, w))
+        h, w = frames.shape[1], frames.shape[2]
+        rows = upsample(self.forward_rows(frames).permute(0, 3, 1, 2), (h, w))
         rows = (rows + 0.5).clamp(0.0, LUT_LEVELS - 1.0).to(torch.int32)  # nearest row
         index = rows.permute(0, 2, 3, 1) * 256 + frames.to(torch.int32)
         return self.lut[index.to(torch.int64)].to(torch.uint8)
