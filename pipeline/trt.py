@@ -83,8 +83,10 @@ def _parse_onnx(trt: ModuleType, network: Any, logger: Any, data: bytes) -> None
     errors = []
     for i in range(parser.num_errors):
         err = parser.get_error(i)
-        errors.append(f"  [{i}] node {err.node()} ({err.node_name() or '?'}, "
-                      f"{err.node_operator() or '?'}): {err.desc()}")
+        # node_name/node_operator arrived with TensorRT 10; older bindings only have node()
+        name = getattr(err, "node_name", lambda: "?")() or "?"
+        op = getattr(err, "node_operator", lambda: "?")() or "?"
+        errors.append(f"  [{i}] node {err.node()} ({name}, {op}): {err.desc()}")
     for line in errors:
         log.error("ONNX parser: %s", line.strip())
     raise EngineBuildError("TensorRT's ONNX parser rejected the graph:\n" + "\n".join(errors))
@@ -223,12 +225,13 @@ class _Logger:
                 trt.ILogger.__init__(self)
 
             def log(self, severity: Any, msg: str) -> None:
-                if severity <= trt.ILogger.Severity.ERROR:
+                levels = trt.ILogger.Severity
+                if severity in (levels.INTERNAL_ERROR, levels.ERROR):
                     outer.errors.append(msg)
                     log.error("TensorRT: %s", msg)
-                elif severity == trt.ILogger.Severity.WARNING:
+                elif severity == levels.WARNING:
                     log.warning("TensorRT: %s", msg)
-                elif severity == trt.ILogger.Severity.INFO:
+                else:
                     log.debug("TensorRT: %s", msg)
 
         self.logger = Forward()
@@ -277,8 +280,6 @@ def _build(trt: ModuleType, cuda: ModuleType, options: BuildOptions,
 
     if path_kind == "flags":
         if options.precision in ("fp16", "int8"):
-            if not builder.platform_has_fast_fp16:
-                log.warning("this GPU has no fast FP16; building anyway")
             config.set_flag(trt.BuilderFlag.FP16)  # INT8 layers fall back to FP16, not FP32
         if options.precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)
