@@ -4,7 +4,9 @@ Three kinds of data:
 
 * a paired folder (``low/`` + ``high/``, same names): PSNR and SSIM against ``high``, and the
   GT-mean-corrected PSNR/SSIM (output rescaled to the ground truth's mean grey first);
-* any other image folder: no-reference statistics (brightness, noise, colour cast, clipping);
+* any other image folder: no-reference statistics (brightness, noise, colour cast, clipping)
+  and Zero-DCE's image losses of the output (spatial consistency with the input, exposure,
+  colour constancy: lower is better);
 * ``--synthetic-val RECIPE``: the fixed synthetic validation pairs of a training recipe (the set
   the trainer validates on), scored like a paired folder.
 
@@ -26,12 +28,13 @@ import numpy as np
 import yaml
 
 from .errors import ConfigError, NocturneError
-from .metrics import gt_mean_correct, no_reference_stats, psnr, ssim
+from .metrics import gt_mean_correct, no_reference_stats, psnr, ssim, zero_reference_terms
 
 log = logging.getLogger(__name__)
 
 PAIRED_KEYS = ("psnr", "ssim", "psnr_gtmean", "ssim_gtmean")
-NOREF_KEYS = ("brightness", "noise", "colour_cast", "dark_clip", "bright_clip")
+NOREF_KEYS = ("brightness", "noise", "colour_cast", "dark_clip", "bright_clip", "L_spa",
+              "L_exp", "L_col")
 
 
 @dataclass
@@ -112,7 +115,7 @@ def synthetic_samples(recipe_path: str) -> list[Sample]:
 def score(output: np.ndarray, sample: Sample) -> dict[str, float]:
     """The metrics of one output: paired ones with a target, else no-reference ones."""
     if sample.high is None:
-        return no_reference_stats(output)
+        return {**no_reference_stats(output), **zero_reference_terms(sample.low, output)}
     corrected = gt_mean_correct(output, sample.high)
     return {
         "psnr": psnr(output, sample.high),
@@ -156,7 +159,8 @@ def format_table(results: dict[str, dict[str, float]], keys: tuple[str, ...]) ->
     head = "| method | " + " | ".join(keys) + " |"
     rule = "|---|" + "---:|" * len(keys)
     body = [f"| {name} | " + " | ".join(f"{m[k]:.4f}" if k.startswith("ssim") or k.endswith(
-        "clip") else f"{m[k]:.2f}" for k in keys) + " |" for name, m in results.items()]
+        "clip") or k.startswith("L_") else f"{m[k]:.2f}" for k in keys) + " |"
+        for name, m in results.items()]
     return "\n".join([head, rule, *body])
 
 

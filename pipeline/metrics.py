@@ -108,3 +108,35 @@ def no_reference_stats(image: np.ndarray) -> dict[str, float]:
         "dark_clip": float((g <= 2).mean()),
         "bright_clip": float((g >= 253).mean()),
     }
+
+
+def zero_reference_terms(low: np.ndarray, out: np.ndarray) -> dict[str, float]:
+    """Zero-DCE's image losses of an enhanced image, for any enhancer and no ground truth.
+
+    ``L_spa``: spatial consistency of ``out`` with ``low`` (4x4 regions, four neighbours, zero
+    padding); ``L_exp``: mean squared distance of 16x16 regions' grey level from 0.6;
+    ``L_col``: colour constancy of the channel means. The same definitions as
+    ``pipeline.losses`` (the training objective of the Zero-DCE family), on [0, 1] values;
+    regions that do not fit whole at the right and bottom edges are left out, as average
+    pooling does.
+    """
+    _check_pair(low, out)
+    x = low.astype(np.float64).mean(axis=2) / 255.0
+    y = out.astype(np.float64).mean(axis=2) / 255.0
+
+    def pool(a: np.ndarray, k: int) -> np.ndarray:
+        h, w = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+        if h == 0 or w == 0:
+            raise ConfigError(f"zero-reference terms need an image of at least {k}x{k}")
+        return a[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+
+    def diffs(p: np.ndarray) -> list[np.ndarray]:
+        q = np.pad(p, 1)
+        c = q[1:-1, 1:-1]
+        return [c - q[1:-1, :-2], c - q[1:-1, 2:], c - q[:-2, 1:-1], c - q[2:, 1:-1]]
+
+    spa = sum((a - b) ** 2 for a, b in zip(diffs(pool(x, 4)), diffs(pool(y, 4)))).mean()
+    exp = ((pool(y, 16) - 0.6) ** 2).mean()
+    m = out.reshape(-1, 3).astype(np.float64).mean(axis=0) / 255.0
+    col = math.sqrt((m[0] - m[1]) ** 4 + (m[0] - m[2]) ** 4 + (m[1] - m[2]) ** 4)
+    return {"L_spa": float(spa), "L_exp": float(exp), "L_col": col}

@@ -71,7 +71,8 @@ def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
     assert main([str(folder), "--enhancer", "clahe", "--out", str(out)]) == 0
     rows = json.loads((out / "results.json").read_text())["results"]
     assert set(rows["input"]) == {"brightness", "noise", "colour_cast", "dark_clip",
-                                  "bright_clip"}
+                                  "bright_clip", "L_spa", "L_exp", "L_col"}
+    assert rows["input"]["L_spa"] == 0.0  # the input is perfectly consistent with itself
     assert rows["clahe"]["brightness"] > rows["input"]["brightness"]
 
 

@@ -78,3 +78,24 @@ def test_no_reference_stats() -> None:
     assert no_reference_stats(sodium)["colour_cast"] > 30
     black = np.zeros((32, 32, 3), np.uint8)
     assert no_reference_stats(black)["dark_clip"] == 1.0
+
+
+def test_zero_reference_terms_equal_the_training_losses() -> None:
+    """The eval tool's no-reference Zero-DCE terms are the training losses, on uint8 images."""
+    import torch
+
+    from pipeline.losses import colour_constancy, exposure_control, spatial_consistency
+    from pipeline.metrics import zero_reference_terms
+
+    low, _ = _pair(6, (48, 64, 3))
+    low = (low * 0.3).astype(np.uint8)
+    out = np.clip(low.astype(float) * 2.5 + 10, 0, 255).astype(np.uint8)
+    terms = zero_reference_terms(low, out)
+
+    def t(im: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(im).permute(2, 0, 1)[None].double() / 255
+
+    assert math.isclose(terms["L_spa"], float(spatial_consistency(t(low), t(out))), rel_tol=1e-9)
+    assert math.isclose(terms["L_exp"], float(exposure_control(t(out))), rel_tol=1e-9)
+    assert math.isclose(terms["L_col"], float(colour_constancy(t(out))), rel_tol=1e-6)
+    assert zero_reference_terms(low, low)["L_spa"] == 0.0
