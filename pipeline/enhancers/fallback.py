@@ -166,9 +166,11 @@ class FallbackEnhancer(Enhancer):
 
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         self.start()
-        assert self.current is not None
+        current = self.current
+        if current is None:  # start() either sets it or raises; closed meanwhile
+            raise NocturneError("fallback: enhancer used after close()")
         t0 = time.monotonic()
-        out = self.current(frames)
+        out = current(frames)
         self._account(len(frames), time.monotonic() - t0)
         return out
 
