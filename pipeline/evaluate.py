@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 PAIRED_KEYS = ("psnr", "ssim", "psnr_gtmean", "ssim_gtmean")
 NOREF_KEYS = ("brightness", "noise", "colour_cast", "dark_clip", "bright_clip", "L_spa",
-              "L_exp", "L_col")
+              "L_exp", "L_col", "L_img")
 
 
 @dataclass
@@ -112,10 +112,27 @@ def synthetic_samples(recipe_path: str) -> list[Sample]:
     return [Sample(f"val{i:03d}", to_u8(d), to_u8(c)) for i, (d, c) in enumerate(pairs)]
 
 
+def zero_reference_samples(recipe_path: str) -> list[Sample]:
+    """The held-out validation images of a zero-reference recipe, whole (unpaired)."""
+    from .data import load_sources, read_rgb, split
+    from .training import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    cfg = recipe.data
+    if cfg.mode != "zero_reference":
+        raise ConfigError(f"{recipe_path}: data.mode is {cfg.mode!r}, not 'zero_reference'")
+    _, val_items = split(load_sources(cfg.train), cfg.val_count, cfg.val_seed)
+    return [Sample(Path(str(item)).stem, read_rgb(item)) for item in val_items]
+
+
 def score(output: np.ndarray, sample: Sample) -> dict[str, float]:
     """The metrics of one output: paired ones with a target, else no-reference ones."""
     if sample.high is None:
-        return {**no_reference_stats(output), **zero_reference_terms(sample.low, output)}
+        terms = zero_reference_terms(sample.low, output)
+        # the Zero-DCE objective's image part with the authors' weights (the smoothness term
+        # needs the curve maps, which only the Zero-DCE models have)
+        terms["L_img"] = terms["L_spa"] + 10 * terms["L_exp"] + 5 * terms["L_col"]
+        return {**no_reference_stats(output), **terms}
     corrected = gt_mean_correct(output, sample.high)
     return {
         "psnr": psnr(output, sample.high),
@@ -208,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", nargs="?", help="a paired folder (low/ + high/) or an image folder")
     parser.add_argument("--synthetic-val", metavar="RECIPE",
                         help="score on a training recipe's fixed synthetic validation pairs")
+    parser.add_argument("--zero-reference-val", metavar="RECIPE",
+                        help="score (no reference) on a zero-reference recipe's held-out images")
     parser.add_argument("--enhancer", action="append", default=[], metavar="SPEC",
                         help="an enhancer to score (repeatable)")
     parser.add_argument("--out", default="out/eval", help="folder for results.json and "
@@ -219,10 +238,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
     try:
-        if bool(args.data) == bool(args.synthetic_val):
-            raise ConfigError("give either DATA or --synthetic-val RECIPE")
+        given = [x for x in (args.data, args.synthetic_val, args.zero_reference_val) if x]
+        if len(given) != 1:
+            raise ConfigError("give one of DATA, --synthetic-val RECIPE or "
+                              "--zero-reference-val RECIPE")
         if args.synthetic_val:
             samples, paired = synthetic_samples(args.synthetic_val)[:args.limit], True
+        elif args.zero_reference_val:
+            samples = zero_reference_samples(args.zero_reference_val)[:args.limit]
+            samples = [Sample(s.name, _fit(s.low, args.max_side)) for s in samples]
+            paired = False
         else:
             samples, paired = load_samples(args.data, args.max_side, args.limit)
         results, grid = evaluate(samples, args.enhancer, paired, args.montage_rows)
@@ -230,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         table = format_table(results, PAIRED_KEYS if paired else NOREF_KEYS)
         (out / "results.json").write_text(json.dumps(
-            {"data": args.data or args.synthetic_val, "paired": paired,
+            {"data": given[0], "paired": paired,
              "images": len(samples), "results": results}, indent=2) + "\n")
         (out / "table.md").write_text(table + "\n")
         if not cv2.imwrite(str(out / "montage.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):

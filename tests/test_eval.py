@@ -71,7 +71,7 @@ def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
     assert main([str(folder), "--enhancer", "clahe", "--out", str(out)]) == 0
     rows = json.loads((out / "results.json").read_text())["results"]
     assert set(rows["input"]) == {"brightness", "noise", "colour_cast", "dark_clip",
-                                  "bright_clip", "L_spa", "L_exp", "L_col"}
+                                  "bright_clip", "L_spa", "L_exp", "L_col", "L_img"}
     assert rows["input"]["L_spa"] == 0.0  # the input is perfectly consistent with itself
     assert rows["clahe"]["brightness"] > rows["input"]["brightness"]
 
@@ -79,7 +79,7 @@ def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args, message", [
     (["{missing}"], "image folder .* does not exist"),
     (["{data}", "--enhancer", "nosuch"], "unknown enhancer 'nosuch'"),
-    ([], "give either DATA or --synthetic-val RECIPE"),
+    ([], "give one of DATA, --synthetic-val RECIPE or --zero-reference-val RECIPE"),
 ])
 def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     data = _paired_folder(tmp_path / "data", 1)
@@ -90,3 +90,26 @@ def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> N
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert __import__("re").search(message, proc.stderr), proc.stderr
+
+
+def test_zero_reference_val_scores_held_out_images(tmp_path: Path) -> None:
+    """A zero-reference recipe's held-out images, scored without reference (the Zero-DCE
+    objective's image terms)."""
+    images = tmp_path / "train"
+    images.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(6):
+        cv2.imwrite(str(images / f"i{i}.png"), rng.integers(0, 60, (32, 32, 3), dtype=np.uint8))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"model: {{type: zero_dce}}\nloss: {{type: zero_reference}}\n"
+                      f"data: {{mode: zero_reference, train: {images}, val_count: 2}}\n")
+    out = tmp_path / "eval"
+    assert main(["--zero-reference-val", str(recipe), "--enhancer", "gamma",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["images"] == 2 and results["paired"] is False
+    rows = results["results"]
+    # brightening a dark image toward 0.6 lowers the exposure term
+    assert rows["gamma"]["L_exp"] < rows["input"]["L_exp"]
+    assert rows["gamma"]["L_img"] == pytest.approx(
+        rows["gamma"]["L_spa"] + 10 * rows["gamma"]["L_exp"] + 5 * rows["gamma"]["L_col"])
