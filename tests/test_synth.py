@@ -109,3 +109,17 @@ def test_pairs_from_a_video(tmp_path) -> None:
     assert float(dark.mean()) < float(clean.mean())
     data.set_epoch(1)
     assert not torch.equal(data[1][0], dark)  # a new epoch draws new darkness and noise
+
+
+def test_lamp_glow_is_not_dimmed_with_the_scene() -> None:
+    """A lamp's halo is as bright in the night frame as in the clean one (it is the lamp's
+    light, not the scene's), so a model never learns to paint halos around lights."""
+    cfg = SynthConfig(lamp_prob=1.0, lamp_max=1, blur_prob=0.0, jpeg_prob=0.0, match_max=0.0,
+                      shot_min=0.0, shot_max=0.0, read_min=0.0, read_max=0.0)
+    clean = np.full((96, 96, 3), 60, np.uint8)
+    dark, target = synthesize(clean, np.random.default_rng(5), cfg, exposure=1 / 20)
+    halo = (target.max(axis=2) > 90) & (target.max(axis=2) < 240)  # glow, not the core
+    assert halo.sum() > 20
+    # the halo keeps its added light: dark >= target minus the dimmed scene underneath
+    assert dark[halo].mean() > 0.8 * (target[halo].mean() - 60)
+    assert dark[~halo & (target.max(axis=2) < 70)].mean() < 25  # the scene itself is dark

@@ -6,7 +6,7 @@ random generator:
 
 1. linearize sRGB (the exact sRGB transfer curve, not a 2.2 power);
 2. optionally add light sources (street lamps, headlights: warm/white glows) to the *scene*, so
-   they are in both the clean target and the dark input;
+   they are in both the clean target and the dark input, their glow at full strength in both;
 3. scale the exposure by a log-uniform factor in ``[exposure_min, exposure_max]`` (down to
    ~1/30); pixels near saturation in any channel — light sources — keep their brightness instead,
    as a real lamp stays bright in a short exposure;
@@ -187,8 +187,14 @@ def synthesize(
                           f"{tuple(clean.shape)}")
     linear = srgb_to_linear(clean.astype(np.float32) / 255.0)
     target = clean
+    glow = None
     if cfg.lamp_max > 0 and rng.random() < cfg.lamp_prob:
-        linear = add_lamps(linear, rng, int(rng.integers(1, cfg.lamp_max + 1)))
+        lit = add_lamps(linear, rng, int(rng.integers(1, cfg.lamp_max + 1)))
+        # The lamps' own light, halo included, does not dim with the scene's exposure: a
+        # street lamp glows as brightly in a night frame as in a day one. Without this the
+        # dark frame has bare cores and the model learns to paint halos around every light.
+        glow = lit - linear
+        linear = lit
         target = np.rint(linear_to_srgb(linear) * 255.0).astype(np.uint8)
 
     e = float(exposure) if exposure is not None else _loguniform(
@@ -200,6 +206,8 @@ def synthesize(
     t = np.clip((peak - cfg.light_threshold) / max(1e-6, 1.0 - cfg.light_threshold), 0, 1)
     keep = (t * t * (3 - 2 * t))[..., None]
     dark = linear * (e * (1 - keep) + keep)
+    if glow is not None:
+        dark = dark + glow * (1 - keep) * (1 - e)  # the lamp light back at full strength
 
     if cfg.blur_sigma_max > 0 and rng.random() < cfg.blur_prob:
         sigma = rng.uniform(0.3, cfg.blur_sigma_max)
