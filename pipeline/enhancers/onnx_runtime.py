@@ -134,6 +134,9 @@ class OnnxRuntimeEnhancer(Enhancer):
         options.log_severity_level = 3
         if self.threads is not None:
             options.intra_op_num_threads = self.threads
+        # No spin-waiting between runs: in the pipeline the decoder and the encoder need the
+        # same cores, and spinning ORT threads starve them (measured: tools/bench.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(self.onnx_path), options,
                                            providers=["CPUExecutionProvider"])
