@@ -53,6 +53,10 @@ def test_cache_key_follows_weights_and_arguments(tmp_path: Path) -> None:
     e2 = build_enhancer("onnxruntime", model="zero_dce_pp", weights=str(w2),
                         cache_dir=str(tmp_path))
     assert e1.onnx_path != e2.onnx_path
+    # the frame graph (what TensorRT builds) and the rows graph are cached apart
+    frames_graph = build_enhancer("onnxruntime", model="zero_dce_pp", weights=str(w1),
+                                  cache_dir=str(tmp_path), host_lut=False)
+    assert frames_graph.onnx_path != e1.onnx_path and e1.onnx_path.stem.endswith("-rows")
 
 
 def test_runs_a_users_onnx_file(tmp_path: Path) -> None:

@@ -99,8 +99,9 @@ class OnnxRuntimeEnhancer(Enhancer):
             weights_path = Path(getattr(self._torch, "weights_path"))
             from ..export import file_sha256
 
-            self.onnx_path = onnx_cache_path(cache_dir or default_engines_dir(), model, file_sha256(weights_path),
-                                             self.model_args, opset)
+            self.onnx_path = onnx_cache_path(cache_dir or default_engines_dir(), model,
+                                             file_sha256(weights_path), self.model_args, opset,
+                                             self.io)
         self.session: Any = None
         #: frames smaller than this on a side are edge-padded for the graph and cropped back
         #: (Zero-DCE++ estimates its map at 1/scale: the graph needs at least scale pixels)
