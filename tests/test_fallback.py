@@ -147,3 +147,10 @@ def test_pipelined_enhancer_keeps_every_frame_in_order(tmp_path: Path) -> None:
     for i in (1, 14, 28):
         own = error(i, i)
         assert own < 4.0 and own < 0.8 * min(error(i, i - 1), error(i, i + 1))
+
+
+def test_synchronous_enhancers_refuse_submit() -> None:
+    from pipeline.errors import EnhancerError
+
+    with pytest.raises(EnhancerError, match="is not pipelined"):
+        build_enhancer("gamma").submit(FRAME)

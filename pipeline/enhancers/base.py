@@ -38,12 +38,13 @@ class Enhancer(abc.ABC):
         """Enhance a ``(N, H, W, 3)`` uint8 RGB batch; returns the same shape and dtype."""
 
     def submit(self, frames: np.ndarray) -> None:
-        """Start enhancing a batch without waiting (pipelined enhancers, ``max_in_flight`` > 0)."""
-        raise NotImplementedError(f"enhancer {self.name!r} is not pipelined")
+        """Start enhancing a batch without waiting (pipelined enhancers, ``max_in_flight`` > 0;
+        the runner never calls it on others, which refuse with ``EnhancerError``)."""
+        raise EnhancerError(f"enhancer {self.name!r} is not pipelined: call it synchronously")
 
     def collect(self) -> np.ndarray:
         """The result of the oldest submitted batch (pipelined enhancers)."""
-        raise NotImplementedError(f"enhancer {self.name!r} is not pipelined")
+        raise EnhancerError(f"enhancer {self.name!r} is not pipelined: call it synchronously")
 
     def stats(self) -> dict[str, Any]:
         """Enhancer-specific counters for the run's stats (e.g. fallback switches)."""

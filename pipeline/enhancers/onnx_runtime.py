@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, EngineBuildError, EnhancerError
 from .base import Enhancer, register_enhancer
+from .neural import apply_rows
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +170,6 @@ class OnnxRuntimeEnhancer(Enhancer):
         frames = np.ascontiguousarray(frames)
         out = self.session.run([self.output_name], {self.input_name: frames})[0]
         if self.io == "rows":
-            from .neural import apply_rows
-
             out = apply_rows(frames, out, self._curve)
         return out[:, :h, :w] if pad_h or pad_w else out
 
