@@ -8,7 +8,9 @@ Three kinds of data:
   and Zero-DCE's image losses of the output (spatial consistency with the input, exposure,
   colour constancy: lower is better);
 * ``--synthetic-val RECIPE``: the fixed synthetic validation pairs of a training recipe (the set
-  the trainer validates on), scored like a paired folder.
+  the trainer validates on), scored like a paired folder;
+* ``--bracket-val RECIPE``: real pairs from the exposure-bracket scenes a recipe holds out of
+  training (``data.holdout_scenes``): each dark frame against its scene's best-exposed frame.
 
 Enhancers are given as ``[LABEL:]NAME[,key=value...]``, e.g. ``unet_gn`` or
 ``official:zero_dce,weights=zero_dce_epoch99.pth``; the input itself is always the first row.
@@ -110,6 +112,20 @@ def synthetic_samples(recipe_path: str) -> list[Sample]:
                                  reference, cfg.val_seed)
     to_u8 = lambda t: (t.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # noqa: E731
     return [Sample(f"val{i:03d}", to_u8(d), to_u8(c)) for i, (d, c) in enumerate(pairs)]
+
+
+def bracket_samples(recipe_path: str) -> list[Sample]:
+    """Real (dark, well-exposed) pairs of the exposure-bracket scenes a recipe holds out."""
+    from .data import bracket_split, read_rgb
+    from .training import load_recipe
+
+    cfg = load_recipe(recipe_path).data
+    if cfg.mode != "synthetic" or cfg.holdout_scenes <= 0:
+        raise ConfigError(f"{recipe_path}: holds out no exposure-bracket scenes "
+                          f"(data.holdout_scenes)")
+    _, held = bracket_split(cfg)
+    return [Sample(low.stem, read_rgb(low), read_rgb(high))
+            for b in held for low, high in b.pairs(low_max=cfg.bracket_low_max)]
 
 
 def zero_reference_samples(recipe_path: str) -> list[Sample]:
@@ -225,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", nargs="?", help="a paired folder (low/ + high/) or an image folder")
     parser.add_argument("--synthetic-val", metavar="RECIPE",
                         help="score on a training recipe's fixed synthetic validation pairs")
+    parser.add_argument("--bracket-val", metavar="RECIPE",
+                        help="score on the real exposure-bracket pairs a recipe holds out")
     parser.add_argument("--zero-reference-val", metavar="RECIPE",
                         help="score (no reference) on a zero-reference recipe's held-out images")
     parser.add_argument("--enhancer", action="append", default=[], metavar="SPEC",
@@ -238,12 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
     try:
-        given = [x for x in (args.data, args.synthetic_val, args.zero_reference_val) if x]
+        given = [x for x in (args.data, args.synthetic_val, args.bracket_val,
+                             args.zero_reference_val) if x]
         if len(given) != 1:
-            raise ConfigError("give one of DATA, --synthetic-val RECIPE or "
-                              "--zero-reference-val RECIPE")
+            raise ConfigError("give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE "
+                              "or --zero-reference-val RECIPE")
         if args.synthetic_val:
             samples, paired = synthetic_samples(args.synthetic_val)[:args.limit], True
+        elif args.bracket_val:
+            samples, paired = bracket_samples(args.bracket_val)[:args.limit], True
         elif args.zero_reference_val:
             samples = zero_reference_samples(args.zero_reference_val)[:args.limit]
             samples = [Sample(s.name, _fit(s.low, args.max_side)) for s in samples]

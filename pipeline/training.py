@@ -60,6 +60,14 @@ class DataConfig:
     #: ``synthetic``: only images with a mean grey level in [well_min, well_max] are targets
     well_min: float = 0.35
     well_max: float = 0.65
+    #: ``synthetic``: share of training samples that are real exposure-bracket pairs found in
+    #: ``train`` (``pipeline.data.brackets``); 0 trains on synthesized pairs only
+    brackets: float = 0.0
+    #: ``synthetic``: a bracket frame is a dark input if its mean grey is at most this
+    bracket_low_max: float = 0.2
+    #: ``synthetic``: whole exposure-bracket scenes held out of all training (with
+    #: ``val_seed``) as a real paired test set: ``tools/eval.py --bracket-val RECIPE``
+    holdout_scenes: int = 0
     #: resize images so their short side is this before cropping; None keeps full size
     resize: Union[int, None] = None
     workers: int = 1
@@ -133,6 +141,10 @@ def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     for key in ("crop", "val_crop", "val_count", "workers"):
         if getattr(recipe.data, key) < (0 if key == "workers" else 1):
             raise ConfigError(f"{where('data.' + key)}: must be positive")
+    if not 0 <= recipe.data.brackets < 1:
+        raise ConfigError(f"{where('data.brackets')}: a share in [0, 1)")
+    if recipe.data.holdout_scenes < 0:
+        raise ConfigError(f"{where('data.holdout_scenes')}: must be >= 0")
     for key in ("batch_size", "steps"):
         if getattr(recipe.optim, key) < 1:
             raise ConfigError(f"{where('optim.' + key)}: must be >= 1")

@@ -17,7 +17,9 @@ from .datasets import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     ImageFolderDataset,
+    MixedPairDataset,
     PairedFolderDataset,
+    PairListDataset,
     SyntheticPairDataset,
     center_crop,
     list_images,
@@ -28,6 +30,7 @@ from .datasets import (
     to_tensor,
     video_frames,
 )
+from .brackets import Bracket, find_brackets, split_brackets
 from .synth import NightReference, SynthConfig, add_lamps, linear_to_srgb, srgb_to_linear, synthesize
 
 #: validation images per batch
@@ -114,6 +117,12 @@ def build_training_data(cfg: Any, seed: int = 0) -> tuple[torch.utils.data.Datas
         val = [to_tensor(center_crop(cfg.val_crop, _image(item))) for item in val_items]
         return train, _batches(val)
     # synthetic
+    train_brackets, _ = bracket_split(cfg, sources)
+    if train_brackets is not None:
+        # Held-out scenes leave training entirely: neither their frames as synthesis targets
+        # nor their brackets.
+        kept = {f for b in train_brackets for f in b.files}
+        sources = [s for s in sources if s in kept]
     low, high = cfg.well_min, cfg.well_max
     clean = well_exposed(sources, low, high)
     if len(clean) <= cfg.val_count:
@@ -124,12 +133,32 @@ def build_training_data(cfg: Any, seed: int = 0) -> tuple[torch.utils.data.Datas
     reference = NightReference.from_file(cfg.night_reference) if cfg.night_reference else None
     train = SyntheticPairDataset(train_items, crop=cfg.crop, config=synth, reference=reference,
                                  resize=cfg.resize, seed=seed)
+    if cfg.brackets > 0:
+        pairs = [p for b in train_brackets or [] for p in b.pairs(low_max=cfg.bracket_low_max)]
+        if not pairs:
+            raise ConfigError(f"data.brackets: no exposure brackets with a dark and a "
+                              f"well-exposed frame under {cfg.train!r}")
+        real = PairListDataset(pairs, crop=cfg.crop, resize=cfg.resize, seed=seed)
+        train = MixedPairDataset(train, real, cfg.brackets)
     val = synthetic_validation(val_items, cfg.val_crop, synth, reference, cfg.val_seed)
     return train, _batches(val)
 
 
+def bracket_split(cfg: Any, sources: Sequence[Path | np.ndarray] | None = None,
+                  ) -> tuple[list[Bracket] | None, list[Bracket]]:
+    """``(training scenes, held-out scenes)`` of a synthetic recipe's exposure brackets;
+    ``(None, [])`` when the recipe uses neither brackets nor held-out scenes."""
+    if cfg.brackets <= 0 and cfg.holdout_scenes <= 0:
+        return None, []
+    sources = load_sources(cfg.train) if sources is None else sources
+    if not all(isinstance(s, Path) for s in sources):
+        raise ConfigError("data.brackets / data.holdout_scenes need an image folder, not a video")
+    return split_brackets(find_brackets(sources), cfg.holdout_scenes, cfg.val_seed)
+
+
 __all__ = [
-    "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageFolderDataset", "NightReference",
+    "Bracket", "MixedPairDataset", "PairListDataset", "bracket_split", "find_brackets",
+    "split_brackets", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageFolderDataset", "NightReference",
     "PairedFolderDataset", "SynthConfig", "SyntheticPairDataset", "add_lamps",
     "build_training_data", "center_crop", "linear_to_srgb", "list_images", "load_sources",
     "mean_grey", "paired_files", "random_crop", "read_rgb", "split", "srgb_to_linear",

@@ -177,19 +177,18 @@ class SyntheticPairDataset(ImageFolderDataset):
         return to_tensor(dark), to_tensor(clean)
 
 
-class PairedFolderDataset(_Seeded):
-    """A folder with ``low/`` and ``high/`` subfolders of same-named images (LOL-style).
+class PairListDataset(_Seeded):
+    """Aligned ``(dark, target)`` image file pairs: the same random crop and flip of both
+    (``crop`` None: whole images), resized first so the short side is ``resize`` if set."""
 
-    Args:
-        root: the folder.
-        crop: random crop side for training; ``None`` returns whole images (evaluation).
-    """
-
-    def __init__(self, root: str | os.PathLike[str], crop: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(self, pairs: Sequence[tuple[Path, Path]], crop: int | None = 256,
+                 resize: int | None = None, seed: int = 0) -> None:
         super().__init__(seed)
-        self.pairs = paired_files(root)
+        if not pairs:
+            raise ConfigError("no image pairs")
+        self.pairs = list(pairs)
         self.crop = crop
+        self.resize = resize
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -199,9 +198,55 @@ class PairedFolderDataset(_Seeded):
         low, high = read_rgb(low_path), read_rgb(high_path)
         if low.shape != high.shape:
             raise ConfigError(f"{low_path} and {high_path} differ in size")
+        if self.resize:
+            h, w = low.shape[:2]
+            f = self.resize / min(h, w)
+            size = (round(w * f), round(h * f))
+            low, high = (cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in (low, high))
         if self.crop:
             low, high = random_crop(self.rng(index), self.crop, low, high)
         return to_tensor(low), to_tensor(high)
+
+
+class MixedPairDataset(_Seeded):
+    """Synthetic pairs plus a share of real pairs.
+
+    Every synthetic sample is kept once per epoch; ``share`` of the epoch's samples come from
+    ``real``, walked in a different window each epoch so all real pairs are seen over time.
+    """
+
+    def __init__(self, synthetic: _Seeded, real: _Seeded, share: float) -> None:
+        super().__init__(synthetic.seed)
+        if not 0 < share < 1:
+            raise ConfigError(f"the real-pair share must be in (0, 1), got {share}")
+        self.synthetic, self.real = synthetic, real
+        self.extra = max(1, round(len(synthetic) * share / (1 - share)))
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.synthetic.set_epoch(epoch)
+        self.real.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.synthetic) + self.extra
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if index < len(self.synthetic):
+            return self.synthetic[index]
+        return self.real[(index - len(self.synthetic) + self.epoch * self.extra) % len(self.real)]
+
+
+class PairedFolderDataset(PairListDataset):
+    """A folder with ``low/`` and ``high/`` subfolders of same-named images (LOL-style).
+
+    Args:
+        root: the folder.
+        crop: random crop side for training; ``None`` returns whole images (evaluation).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], crop: int | None = None,
+                 seed: int = 0) -> None:
+        super().__init__(paired_files(root), crop=crop, seed=seed)
 
 
 def paired_files(root: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
