@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 from .engine_info import PRECISIONS, BuildOptions, frame_shape
+from .enhancers.neural import NEURAL_MODELS
 from .errors import ConfigError, NocturneError
 
 log = logging.getLogger(__name__)
 
-MODELS = ("unet_gn", "zero_dce", "zero_dce_pp")
+MODELS = NEURAL_MODELS
 
 
 def _parser() -> argparse.ArgumentParser:

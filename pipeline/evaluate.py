@@ -2,7 +2,7 @@
 
 Three kinds of data:
 
-* a paired folder (``low/`` + ``high/``, same names): PSNR and SSIM against ``high``, and the
+* a paired folder (``low/`` + ``high/``, or ``flash/`` + ``ambient/``; same names): PSNR and SSIM against ``high``, and the
   GT-mean-corrected PSNR/SSIM (output rescaled to the ground truth's mean grey first);
 * any other image folder: no-reference statistics (brightness, noise, colour cast, clipping)
   and Zero-DCE's image losses of the output (spatial consistency with the input, exposure,
@@ -77,11 +77,12 @@ def _fit(image: np.ndarray, max_side: int | None) -> np.ndarray:
 
 def load_samples(folder: str, max_side: int | None = None,
                  limit: int | None = None) -> tuple[list[Sample], bool]:
-    """The images of ``folder`` and whether they are paired (``low/`` + ``high/``)."""
-    from .data import list_images, paired_files, read_rgb
+    """The images of ``folder`` and whether they are paired (``low/`` + ``high/``, or
+    ``flash/`` + ``ambient/``: the flash image is the input)."""
+    from .data import list_images, pair_layout, paired_files, read_rgb
 
     root = Path(folder)
-    if (root / "low").is_dir() and (root / "high").is_dir():
+    if pair_layout(root) is not None:
         pairs = paired_files(root)[:limit]
         samples = []
         for low, high in pairs:

@@ -173,7 +173,10 @@ def export_onnx(
     target.parent.mkdir(parents=True, exist_ok=True)
 
     model = model.eval()
-    graph = {"uint8": FrameModel, "rows": RowsModel}.get(io, lambda m: m)(model)
+    # The wrapper must be in eval mode too: the exporter restores the wrapper's mode
+    # recursively afterwards, and a fresh wrapper is in training mode — which would switch
+    # BatchNorm and dropout back to training for the parity check and every later use.
+    graph = {"uint8": FrameModel, "rows": RowsModel}.get(io, lambda m: m)(model).eval()
     example = _sample(io, *check_shapes[0], seed=0)
     axes = {0: "batch", 1: "height", 2: "width"} if io != "float" else \
         {0: "batch", 2: "height", 3: "width"}

@@ -178,3 +178,95 @@ class RestorationLoss(nn.Module):
         sim = ssim_torch(y, target) if self.ssim == "ssim" else ms_ssim_torch(y, target)
         total = self.w_pixel * pix + self.w_ssim * (1 - sim)
         return total, {"pixel": pix.detach(), "ssim": sim.detach()}
+
+
+class RatioLogLoss(nn.Module):
+    """MSE between a predicted and the true log-ratio map (``models.ratio_log``), optionally
+    weighted per pixel by ``exp(attention_scale * |r - 0.5|) / 10``: the ratio paper's
+    attention on the pixels the flash changed most (r = 0.5 means no change).
+
+    ``forward(r_hat, r)`` takes the prediction and the target map.
+    """
+
+    def __init__(self, attention: bool = False, attention_scale: float = 4.6) -> None:
+        super().__init__()
+        if not isinstance(attention, bool):
+            raise ConfigError(f"attention must be true or false, got {attention!r}")
+        self.attention = attention
+        self.attention_scale = float(attention_scale)
+
+    def forward(self, r_hat: torch.Tensor,
+                r: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        err = (r_hat - r) ** 2
+        mse = err.mean()
+        if not self.attention:
+            return mse, {"mse": mse.detach()}
+        weight = torch.exp(self.attention_scale * (r - 0.5).abs()) / 10
+        total = (weight * err).mean()
+        return total, {"mse": mse.detach(), "weighted": total.detach()}
+
+
+def flash_attention(flash: torch.Tensor, ambient: torch.Tensor) -> torch.Tensor:
+    """The guided cGAN's attention map ``1 - mean_c |X - Y|`` (N, 1, H, W): 1 where the flash
+    left the scene as the ambient light shows it."""
+    return 1 - (flash - ambient).abs().mean(1, keepdim=True)
+
+
+class AdversarialLoss(nn.Module):
+    """A reconstruction term plus a conditional GAN, for the flash-to-ambient generators.
+
+    Owns the discriminator and its optimizer: :meth:`generator_loss` first updates the
+    discriminator on (flash, ambient) as real and (flash, generated) as fake (BCE with logits),
+    then returns ``w_rec * reconstruction + w_adv * BCE(D(flash, generated), real)`` for the
+    generator. Both discriminators are conditional (channel-wise concatenation).
+
+    Args:
+        discriminator: its block, ``{type: guided|patchgan, width: ...}``.
+        reconstruction: ``l1`` or ``attention_l1`` (the guided cGAN's ``L1(Ŷ⊙att, Y⊙att)``).
+        w_rec, w_adv: weights; 100 and 1 as pix2pix (L1 keeps the colours, the GAN the detail).
+        lr, betas: the discriminator's Adam (pix2pix: 2e-4, (0.5, 0.999)).
+    """
+
+    def __init__(self, discriminator: dict | None = None, reconstruction: str = "l1",
+                 w_rec: float = 100.0, w_adv: float = 1.0, lr: float = 2e-4,
+                 betas: tuple[float, float] | list[float] = (0.5, 0.999)) -> None:
+        super().__init__()
+        from .models.discriminators import create_discriminator
+
+        spec = dict(discriminator or {"type": "patchgan"})
+        if "type" not in spec:
+            raise ConfigError("loss.discriminator needs a type: guided or patchgan")
+        if reconstruction not in ("l1", "attention_l1"):
+            raise ConfigError(f"reconstruction must be l1 or attention_l1, "
+                              f"got {reconstruction!r}")
+        self.discriminator = create_discriminator(spec.pop("type"), **spec)
+        self.reconstruction = reconstruction
+        self.w_rec, self.w_adv = float(w_rec), float(w_adv)
+        self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=float(lr),
+                                          betas=tuple(float(b) for b in betas))
+
+    def _bce(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+        return F.binary_cross_entropy_with_logits(logits, target)
+
+    def generator_loss(self, flash: torch.Tensor, fake: torch.Tensor, ambient: torch.Tensor,
+                       update_discriminator: bool = True,
+                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        parts: dict[str, torch.Tensor] = {}
+        if update_discriminator:
+            self.optimizer.zero_grad(set_to_none=True)
+            d_loss = 0.5 * (self._bce(self.discriminator(flash, ambient), True)
+                            + self._bce(self.discriminator(flash, fake.detach()), False))
+            d_loss.backward()
+            self.optimizer.step()
+            parts["d"] = d_loss.detach()
+        if self.reconstruction == "attention_l1":
+            att = flash_attention(flash, ambient)
+            rec = (fake * att - ambient * att).abs().mean()
+        else:
+            rec = (fake - ambient).abs().mean()
+        # The discriminator's own gradients from this term are cleared at its next update.
+        adv = self._bce(self.discriminator(flash, fake), True)
+        total = self.w_rec * rec + self.w_adv * adv
+        parts.update(rec=rec.detach(), adv=adv.detach())
+        return total, parts

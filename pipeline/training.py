@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from .config import _build, _apply_override, _Where, read_yaml
 from .errors import ConfigError, NocturneError
+from .losses import AdversarialLoss
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ class OptimConfig:
 
     lr: float = 1e-4
     weight_decay: float = 1e-4
+    #: AdamW's beta1 and beta2 (pix2pix-style GANs use 0.5)
+    beta1: float = 0.9
+    beta2: float = 0.999
     batch_size: int = 8
     steps: int = 1000
     warmup_steps: int = 0
@@ -151,18 +155,23 @@ def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     return recipe
 
 
-LOSSES = ("zero_reference", "restoration")
+#: loss type -> class name in ``pipeline.losses``
+LOSSES = {
+    "zero_reference": "ZeroReferenceLoss",
+    "restoration": "RestorationLoss",
+    "ratio_log": "RatioLogLoss",
+    "adversarial": "AdversarialLoss",
+}
 
 
 def _build_loss(spec: Mapping[str, Any]) -> torch.nn.Module:
     from . import losses
 
     kwargs = {k: v for k, v in spec.items() if k != "type"}
-    cls = losses.ZeroReferenceLoss if spec["type"] == "zero_reference" else \
-        losses.RestorationLoss
+    cls = getattr(losses, LOSSES[spec["type"]])
     try:
         return cls(**kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # ConfigError included
         raise ConfigError(f"loss: {exc}") from None
 
 
@@ -207,7 +216,11 @@ class Trainer:
         model_kwargs = {k: v for k, v in recipe.model.items() if k != "type"}
         self.model = create_model(recipe.model["type"], **model_kwargs).to(self.device)
         self.loss = _build_loss(recipe.loss).to(self.device)
-        self.zero_reference = recipe.loss["type"] == "zero_reference"
+        self.loss_type = recipe.loss["type"]
+        self.zero_reference = self.loss_type == "zero_reference"
+        if self.loss_type == "ratio_log" and not hasattr(self.model, "forward_raw"):
+            raise ConfigError(f"loss.type ratio_log needs a ratio model (ratio_log), not "
+                              f"{recipe.model['type']!r}")
         self.train_set, self.val_batches = build_training_data(recipe.data, seed=tcfg.seed)
         # Only now: a recipe whose data cannot be read leaves no empty run folder behind.
         self.out = Path(out or tcfg.out)
@@ -221,7 +234,8 @@ class Trainer:
             persistent_workers=False,
         )
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=ocfg.lr,
-                                     weight_decay=ocfg.weight_decay)
+                                     weight_decay=ocfg.weight_decay,
+                                     betas=(ocfg.beta1, ocfg.beta2))
         self.step = 0
         self.best: float | None = None
 
@@ -229,9 +243,14 @@ class Trainer:
     def save(self, name: str) -> Path:
         path = self.out / name
         tmp = path.with_suffix(".tmp")
-        torch.save({"model": self.model.state_dict(), "optim": self.opt.state_dict(),
-                    "step": self.step, "best": self.best,
-                    "recipe": dataclasses.asdict(self.recipe)}, tmp)
+        state = {"model": self.model.state_dict(), "optim": self.opt.state_dict(),
+                 "step": self.step, "best": self.best,
+                 "recipe": dataclasses.asdict(self.recipe)}
+        if isinstance(self.loss, AdversarialLoss):
+            # the discriminator and its optimizer resume with the generator
+            state["loss"] = self.loss.state_dict()
+            state["loss_optim"] = self.loss.optimizer.state_dict()
+        torch.save(state, tmp)
         tmp.replace(path)  # never a half-written checkpoint under the real name
         return path
 
@@ -239,6 +258,9 @@ class Trainer:
         state = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optim"])
+        if isinstance(self.loss, AdversarialLoss) and "loss" in state:
+            self.loss.load_state_dict(state["loss"])
+            self.loss.optimizer.load_state_dict(state["loss_optim"])
         self.step = int(state["step"])
         self.best = state.get("best")
         log.info("resumed from %s at step %d", path, self.step)
@@ -249,6 +271,15 @@ class Trainer:
             x = batch.to(self.device) if torch.is_tensor(batch) else batch[0].to(self.device)
             y, maps = self.model.forward_with_maps(x)
             total, parts = self.loss(x, y, maps)
+        elif self.loss_type == "ratio_log":
+            from .models.ratio_log import ratio_target
+
+            flash, ambient = (t.to(self.device) for t in batch)
+            total, parts = self.loss(self.model.forward_raw(flash), ratio_target(flash, ambient))
+        elif self.loss_type == "adversarial":
+            flash, ambient = (t.to(self.device) for t in batch)
+            total, parts = self.loss.generator_loss(flash, self.model(flash), ambient,
+                                                    update_discriminator=self.model.training)
         else:
             dark, clean = (t.to(self.device) for t in batch)
             y = self.model(dark)

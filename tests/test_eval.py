@@ -79,7 +79,8 @@ def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args, message", [
     (["{missing}"], "image folder .* does not exist"),
     (["{data}", "--enhancer", "nosuch"], "unknown enhancer 'nosuch'"),
-    ([], "give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE or --zero-reference-val RECIPE"),
+    ([], "give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE or "
+         "--zero-reference-val RECIPE"),
 ])
 def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     data = _paired_folder(tmp_path / "data", 1)

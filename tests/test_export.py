@@ -16,7 +16,8 @@ from pipeline.export import (INPUT_NAME, OUTPUT_NAME, FrameModel, export_onnx,
 from pipeline.models import MODELS, create_model
 
 #: small variants keep the suite fast; the architecture is the same at every width
-SMALL = {"unet_gn": {"width": 0.25}}
+SMALL = {"unet_gn": {"width": 0.25}, "ratio_log": {"width": 0.125},
+         "guided_cgan": {"width": 0.125}, "pix2pix_vgg": {"width": 0.125}}
 
 
 def _model(name: str) -> torch.nn.Module:

@@ -24,6 +24,7 @@ from .datasets import (
     center_crop,
     list_images,
     mean_grey,
+    pair_layout,
     paired_files,
     random_crop,
     read_rgb,
@@ -105,10 +106,14 @@ def synthetic_validation(images: Sequence[Path | np.ndarray], crop: int,
 def build_training_data(cfg: Any, seed: int = 0) -> tuple[torch.utils.data.Dataset, list[Any]]:
     """``(train_dataset, val_batches)`` for a recipe's ``data`` block (``DataConfig``)."""
     if cfg.mode == "paired":
-        train = PairedFolderDataset(cfg.train, crop=cfg.crop, seed=seed)
-        if cfg.val is None:
-            raise ConfigError("data.val: a paired validation folder (low/ + high/) is required")
-        val = PairedFolderDataset(cfg.val)
+        if cfg.val is not None:
+            train = PairedFolderDataset(cfg.train, crop=cfg.crop, resize=cfg.resize, seed=seed)
+            val = PairedFolderDataset(cfg.val, resize=cfg.resize)
+        else:
+            # no validation folder: hold out val_count pairs, fixed by val_seed
+            train_pairs, val_pairs = split(paired_files(cfg.train), cfg.val_count, cfg.val_seed)
+            train = PairListDataset(train_pairs, crop=cfg.crop, resize=cfg.resize, seed=seed)
+            val = PairListDataset(val_pairs, crop=None, resize=cfg.resize)
         return train, [tuple(t[None] for t in val[i]) for i in range(len(val))]
     sources = load_sources(cfg.train)
     if cfg.mode == "zero_reference":
@@ -161,6 +166,6 @@ __all__ = [
     "split_brackets", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageFolderDataset", "NightReference",
     "PairedFolderDataset", "SynthConfig", "SyntheticPairDataset", "add_lamps",
     "build_training_data", "center_crop", "linear_to_srgb", "list_images", "load_sources",
-    "mean_grey", "paired_files", "random_crop", "read_rgb", "split", "srgb_to_linear",
+    "mean_grey", "pair_layout", "paired_files", "random_crop", "read_rgb", "split", "srgb_to_linear",
     "synthesize", "synthetic_validation", "to_tensor", "video_frames", "well_exposed",
 ]

@@ -237,24 +237,43 @@ class MixedPairDataset(_Seeded):
 
 
 class PairedFolderDataset(PairListDataset):
-    """A folder with ``low/`` and ``high/`` subfolders of same-named images (LOL-style).
+    """A folder with ``low/`` and ``high/`` (LOL) or ``flash/`` and ``ambient/`` (FAID)
+    subfolders of same-named images.
 
     Args:
         root: the folder.
         crop: random crop side for training; ``None`` returns whole images (evaluation).
+        resize: if set, both images are first resized so their short side is this.
     """
 
     def __init__(self, root: str | os.PathLike[str], crop: int | None = None,
-                 seed: int = 0) -> None:
-        super().__init__(paired_files(root), crop=crop, seed=seed)
+                 resize: int | None = None, seed: int = 0) -> None:
+        super().__init__(paired_files(root), crop=crop, resize=resize, seed=seed)
+
+
+#: subfolder names of paired data sets: (input, target)
+PAIR_LAYOUTS = (("low", "high"), ("flash", "ambient"))
+
+
+def pair_layout(root: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """The ``(input, target)`` subfolder names ``root`` has (``low/``+``high/``, LOL-style, or
+    ``flash/``+``ambient/``, FAID-style), or ``None`` if it is not a paired folder."""
+    base = Path(root)
+    for a, b in PAIR_LAYOUTS:
+        if (base / a).is_dir() and (base / b).is_dir():
+            return a, b
+    return None
 
 
 def paired_files(root: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
-    """``(low, high)`` file pairs of a folder with ``low/`` and ``high/`` (matched by stem)."""
+    """``(input, target)`` file pairs of a paired folder (see :func:`pair_layout`), matched by
+    file stem."""
     base = Path(root)
-    low_dir, high_dir = base / "low", base / "high"
-    if not low_dir.is_dir() or not high_dir.is_dir():
-        raise ConfigError(f"paired folder {str(base)!r} needs low/ and high/ subfolders")
+    layout = pair_layout(base)
+    if layout is None:
+        raise ConfigError(f"paired folder {str(base)!r} needs low/ and high/ (or flash/ and "
+                          f"ambient/) subfolders")
+    low_dir, high_dir = base / layout[0], base / layout[1]
     highs = {p.stem: p for p in list_images(high_dir)}
     pairs = [(p, highs[p.stem]) for p in list_images(low_dir) if p.stem in highs]
     if not pairs:

@@ -1,8 +1,11 @@
-"""Neural enhancers run by PyTorch: ``unet_gn``, ``zero_dce``, ``zero_dce_pp``.
+"""Neural enhancers run by PyTorch: ``unet_gn``, ``zero_dce``, ``zero_dce_pp``, and the
+flash-to-ambient models ``ratio_log``, ``guided_cgan``, ``pix2pix_vgg``.
 
 Each loads a weights file: by default the one the project trained and ships in
 ``pipeline/weights/NAME.pt`` (see the model cards beside them), or any compatible file given as
-``weights=PATH`` — the official Zero-DCE / Zero-DCE++ checkpoints load unchanged.
+``weights=PATH`` — the official Zero-DCE / Zero-DCE++ checkpoints load unchanged. The
+flash-to-ambient models ship no weights (their data set is not here): ``weights=PATH`` is
+required, from ``tools/train.py``.
 
 The weights are read and checked when the enhancer is built (so a bad path fails before the
 pipeline starts); the model moves to its device in ``start``, in the enhance thread. torch is
@@ -23,6 +26,11 @@ from .base import Enhancer, register_enhancer
 if TYPE_CHECKING:
     import torch
 
+#: the registered models that have a PyTorch enhancer of the same name here, and so can be
+#: exported to ONNX Runtime and TensorRT
+NEURAL_MODELS = ("unet_gn", "zero_dce", "zero_dce_pp", "ratio_log", "guided_cgan",
+                 "pix2pix_vgg")
+
 #: the shipped weights: ``WEIGHTS_DIR / f"{name}.pt"``
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -41,6 +49,16 @@ def _check_device(device: object) -> str:
     return device
 
 
+def width_from_state(state: dict[str, Any], key: str, channels: int,
+                     what: str) -> dict[str, float]:
+    """``{"width": w}`` from the first convolution ``key`` of a state dict whose channel count
+    at width 1 is ``channels``; a file without it is a ``ConfigError``."""
+    first = state.get(key)
+    if first is None or first.ndim != 4:
+        raise ConfigError(f"weights do not look like {what} state dict (no {key})")
+    return {"width": first.shape[0] / channels}
+
+
 class TorchEnhancer(Enhancer):
     """Base of the PyTorch enhancers: weights, device, uint8 <-> float conversion.
 
@@ -53,6 +71,8 @@ class TorchEnhancer(Enhancer):
 
     #: the registered model this enhancer runs
     model_name = ""
+    #: whether the project ships weights for it (``pipeline/weights/NAME.pt``)
+    shipped = True
 
     def __init__(self, weights: str | None = None, device: str = "cpu",
                  threads: int | None = None, **model_kwargs: Any) -> None:
@@ -65,6 +85,11 @@ class TorchEnhancer(Enhancer):
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
         self.threads = threads
         path = Path(weights) if weights is not None else default_weights(self.model_name)
+        if weights is None and not self.shipped:
+            raise ConfigError(
+                f"enhancer {self.model_name!r} has no shipped weights: train them with "
+                f"tools/train.py configs/train_{self.model_name}.yaml and pass weights=PATH"
+            )
         if weights is None and not path.is_file():
             raise ConfigError(
                 f"enhancer {self.model_name!r}: the shipped weights {str(path)!r} are missing "
@@ -142,11 +167,7 @@ class UNetGNEnhancer(TorchEnhancer):
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
         from ..models.unet_gn import LEVEL_CHANNELS
 
-        first = state.get("enc1.0.0.weight")
-        if first is None or first.ndim != 4:
-            raise ConfigError("weights do not look like a unet_gn state dict "
-                              "(no enc1.0.0.weight)")
-        return {"width": first.shape[0] / LEVEL_CHANNELS[0]}
+        return width_from_state(state, "enc1.0.0.weight", LEVEL_CHANNELS[0], "a unet_gn")
 
 
 @register_enhancer("zero_dce")
@@ -205,6 +226,42 @@ class ZeroDCEPPEnhancer(TorchEnhancer):
             # The table row is affine in r, so convert at low resolution, then upsample.
             rows = self._curve.index(r).permute(0, 2, 3, 1).contiguous().numpy()
         return apply_rows(frames, rows, self._curve)
+
+
+class FlashEnhancer(TorchEnhancer):
+    """Base of the flash-to-ambient enhancers; the width is read from the weights file."""
+
+    shipped = False
+
+    def __init__(self, weights: str | None = None, device: str = "cpu",
+                 threads: int | None = None) -> None:
+        super().__init__(weights, device, threads)
+
+    @staticmethod
+    def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
+        return width_from_state(state, "encoder.conv1_1.weight", 64,
+                                "a flash-to-ambient model's")
+
+
+@register_enhancer("ratio_log")
+class RatioLogEnhancer(FlashEnhancer):
+    """Flash to ambient through a predicted log-ratio map (``models.ratio_log``)."""
+
+    model_name = "ratio_log"
+
+
+@register_enhancer("guided_cgan")
+class GuidedCGANEnhancer(FlashEnhancer):
+    """Flash to ambient, the guided conditional GAN's generator (``models.guided_cgan``)."""
+
+    model_name = "guided_cgan"
+
+
+@register_enhancer("pix2pix_vgg")
+class Pix2PixVGGEnhancer(FlashEnhancer):
+    """Flash to ambient, pix2pix with a VGG-16 encoder (``models.pix2pix_vgg``)."""
+
+    model_name = "pix2pix_vgg"
 
 
 def apply_rows(frames: np.ndarray, rows: np.ndarray, curve: Any) -> np.ndarray:

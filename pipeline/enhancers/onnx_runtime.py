@@ -88,11 +88,11 @@ class OnnxRuntimeEnhancer(Enhancer):
         else:
             from . import ENHANCERS, build_enhancer
 
-            if model not in ("unet_gn", "zero_dce", "zero_dce_pp"):
-                known = [n for n in ENHANCERS.names() if n in ("unet_gn", "zero_dce",
-                                                                "zero_dce_pp")]
+            from .neural import NEURAL_MODELS
+
+            if model not in NEURAL_MODELS:
                 raise ConfigError(f"model {model!r} cannot run on ONNX Runtime; valid: "
-                                  f"{', '.join(known)}")
+                                  f"{', '.join(NEURAL_MODELS)}")
             # The PyTorch enhancer reads and checks the weights now, so a bad file fails
             # before the pipeline starts; the export itself waits for start().
             self._torch = build_enhancer(model, where=f"enhancer {self.name}", weights=weights,

@@ -13,9 +13,10 @@ import numpy as np
 
 from ..errors import ConfigError, EngineBuildError, EnhancerError
 from .base import Enhancer, register_enhancer
+from .neural import NEURAL_MODELS
 
 #: the models that have frame engines (uint8 NHWC in and out)
-ENGINE_MODELS = ("unet_gn", "zero_dce", "zero_dce_pp")
+ENGINE_MODELS = NEURAL_MODELS
 
 
 @register_enhancer("tensorrt")

@@ -37,6 +37,9 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+from . import guided_cgan  # noqa: E402,F401  (registers "guided_cgan")
+from . import pix2pix_vgg  # noqa: E402,F401  (registers "pix2pix_vgg")
+from . import ratio_log  # noqa: E402,F401  (registers "ratio_log")
 from . import unet_gn  # noqa: E402,F401  (registers "unet_gn")
 from . import zero_dce  # noqa: E402,F401  (registers "zero_dce")
 from . import zero_dce_pp  # noqa: E402,F401  (registers "zero_dce_pp")
