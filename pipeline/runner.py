@@ -85,7 +85,8 @@ class Pipeline:
 
     ``Pipeline(cfg).run()`` opens everything (closing what was opened if a later part fails),
     runs to the end of the stream or until ``stop()``, and returns a ``RunResult``.
-    Parts may be passed in ready-made (tests, tools); they are still closed by the pipeline.
+    Parts may be passed in ready-made (tests, tools); they are still closed by the pipeline,
+    except an enhancer passed with ``keep_enhancer=True``, which its owner closes.
     """
 
     def __init__(
@@ -94,11 +95,17 @@ class Pipeline:
         source: Source | None = None,
         enhancer: Enhancer | None = None,
         sink: Sink | None = None,
+        keep_enhancer: bool = False,
+        label: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.source = source
         self.enhancer = enhancer
         self.sink = sink
+        #: leave the enhancer open at the end (a batch job reuses one for many files)
+        self.keep_enhancer = keep_enhancer
+        #: progress bar label (a batch job names the file; its bar is not left behind)
+        self.label = label
         self.stats = RunStats()
         self._stop = threading.Event()
         self._abort = threading.Event()
@@ -141,7 +148,8 @@ class Pipeline:
 
     def close(self) -> None:
         """Close whatever is open (idempotent)."""
-        for part, closer in ((self.sink, "close"), (self.enhancer, "close"),
+        enhancer = None if self.keep_enhancer else self.enhancer
+        for part, closer in ((self.sink, "close"), (enhancer, "close"),
                              (self.source, "close")):
             if part is None:
                 continue
@@ -401,8 +409,8 @@ class Pipeline:
             return None
         # a log file or CI console gets a line every few seconds, not a redraw every 0.1 s
         interval = 0.1 if sys.stderr.isatty() else 5.0
-        return tqdm(total=total, unit="frame", desc="enhance", file=sys.stderr,
-                    dynamic_ncols=True, leave=True, mininterval=interval)
+        return tqdm(total=total, unit="frame", desc=self.label or "enhance", file=sys.stderr,
+                    dynamic_ncols=True, leave=self.label is None, mininterval=interval)
 
     def _install_signals(self) -> dict[int, Any]:
         """SIGINT/SIGTERM stop the run gracefully (main thread only; others keep theirs)."""

@@ -49,3 +49,35 @@ def frame_time_tolerance(path: Path) -> float:
     with av.open(str(path)) as c:
         rate = c.streams.video[0].average_rate or Fraction(30)
     return 0.5 / float(rate)
+
+
+def make_drive(path: Path, subtitle: str = "subrip", seconds: float = 1.0, width: int = 96,
+               height: int = 64, creation_time: str = "2026-11-20T21:15:00.000000Z") -> Path:
+    """A dashcam-like drive: a generated clip (H.264 + AAC) remuxed with a subtitle track of
+    GPS lines (``subrip`` for MKV, ``mov_text`` for MP4) and a container creation time."""
+    import os
+
+    from fractions import Fraction as F
+
+    base = path.with_name(f".{path.stem}.base.mp4")
+    make_clip(base, width=width, height=height, seconds=seconds)
+    with av.open(str(base)) as src, av.open(str(path), "w") as dst:
+        dst.metadata["creation_time"] = creation_time
+        mapping = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        sub = dst.add_mux_stream(subtitle)
+        sub.time_base = F(1, 1000)
+        for packet in src.demux():
+            if packet.dts is None:
+                continue
+            packet.stream = mapping[packet.stream.index]
+            dst.mux(packet)
+        for i in range(int(seconds * 2)):
+            text = f"GPS {48.1 + i / 1000:.4f}N 11.5167E".encode()
+            if subtitle == "mov_text":
+                text = len(text).to_bytes(2, "big") + text
+            pk = av.Packet(text)
+            pk.stream, pk.pts, pk.dts, pk.duration = sub, i * 500, i * 500, 500
+            pk.time_base = F(1, 1000)
+            dst.mux(pk)
+    os.unlink(base)
+    return path

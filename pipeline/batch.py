@@ -1,0 +1,579 @@
+"""``tools/batch.py``: enhance many recorded drives, resumably, on one machine or a Ray cluster.
+
+Inputs are folders (searched recursively for video files, or for ``--pattern``), video files,
+and list files (``--list``: one path per line, ``#`` comments, relative paths from the list's
+folder). Outputs mirror the input tree under ``--output``.
+
+Nothing lost, nothing done twice:
+
+* every output is encoded under a temporary name in its final folder
+  (``.NAME.nocturne-partial.EXT``) and renamed when complete, so a killed run never leaves a
+  half file under a final name (stale temporaries are removed by the next run);
+* a manifest (``OUTPUT/.nocturne-manifest.json``) records each finished output with the input's
+  size, modification time and SHA-256 and a fingerprint of the settings; a rerun skips an
+  output whose manifest entry matches (size and mtime, or else the hash) and whose file exists;
+  changed settings or a changed input are processed again;
+* audio, subtitle and data tracks (dashcam GPS) are copied; with ``--container auto`` an MP4/MOV
+  drive stays MP4/MOV when MP4 can hold all of its tracks, anything else becomes MKV, and every
+  track left out is named in the report; the container metadata (creation time) is copied and
+  the output file gets the input's modification time;
+* a corrupt file is reported and skipped, the others complete; a truncated one keeps the frames
+  that decode (status ``truncated``).
+
+At the end: a summary line, and ``batch_report.json`` + ``batch_report.csv`` in the output
+folder (one row per file: status, frames, media duration, wall time, FPS, enhancer, container,
+dropped tracks, error). Exit codes: 0 all done or skipped, 1 a file failed, 2 bad arguments,
+3 a file was truncated (and none failed), 130 interrupted.
+
+``--ray [ADDRESS]`` runs the same jobs on Ray (see :mod:`pipeline.batch_ray`).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from .config import Config, load_config, to_dict
+from .data.datasets import VIDEO_EXTENSIONS
+from .errors import ConfigError, NocturneError
+
+log = logging.getLogger("nocturne.batch")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TRUNCATED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+MANIFEST_NAME = ".nocturne-manifest.json"
+PARTIAL_TAG = ".nocturne-partial"
+REPORT_FIELDS = ("input", "output", "status", "frames", "duration_s", "wall_s", "fps",
+                 "enhancer", "container", "dropped_streams", "attempts", "worker", "error")
+#: containers an output may be written in, and the suffix they get
+CONTAINERS = {"mp4": ".mp4", "mov": ".mov", "mkv": ".mkv"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its output goes."""
+
+    input: Path
+    #: the input's path relative to its root: the output mirrors it
+    rel: Path
+    output: Path
+    container: str
+    #: why this container (``--container auto``)
+    reason: str = ""
+
+    @property
+    def partial(self) -> Path:
+        """The temporary name the output is written under (same folder, same container)."""
+        return self.output.with_name(f".{self.output.stem}{PARTIAL_TAG}{self.output.suffix}")
+
+
+@dataclass
+class FileRecord:
+    """The outcome of one file (a report row, a manifest entry when finished)."""
+
+    input: str
+    output: str
+    status: str  # done | truncated | skipped | failed | interrupted
+    frames: int = 0
+    duration_s: float = 0.0
+    wall_s: float = 0.0
+    fps: float = 0.0
+    enhancer: str = ""
+    container: str = ""
+    dropped_streams: list[str] = field(default_factory=list)
+    attempts: int = 0
+    worker: str = ""
+    error: str = ""
+    #: manifest data: input identity and settings fingerprint
+    size: int = 0
+    mtime_ns: int = 0
+    sha256: str = ""
+    settings: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """The report columns."""
+        data = dataclasses.asdict(self)
+        data["dropped_streams"] = "; ".join(self.dropped_streams)
+        return {k: data[k] for k in REPORT_FIELDS}
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def _matches(path: Path, pattern: str | None) -> bool:
+    if pattern:
+        return path.match(pattern)
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _is_partial(path: Path) -> bool:
+    return path.name.startswith(".") and PARTIAL_TAG in path.name
+
+
+def discover(inputs: Sequence[str], lists: Sequence[str] = (), pattern: str | None = None,
+             recursive: bool = True) -> list[tuple[Path, Path]]:
+    """``(file, relative path)`` of every input, in a stable order.
+
+    A folder contributes its video files (or those matching ``pattern``), relative to itself;
+    a file contributes itself, by name; a list file its entries, relative to their common
+    folder. Two inputs with the same relative path are a ``ConfigError`` (they would write the
+    same output).
+    """
+    found: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            walker = path.rglob("*") if recursive else path.glob("*")
+            files = sorted(p for p in walker if p.is_file() and _matches(p, pattern)
+                           and not _is_partial(p))
+            if not files:
+                raise ConfigError(f"no video files{f' matching {pattern!r}' if pattern else ''} "
+                                  f"under {item!r}")
+            found += [(p, p.relative_to(path)) for p in files]
+        elif path.is_file():
+            found.append((path, Path(path.name)))
+        else:
+            raise ConfigError(f"input {item!r} does not exist")
+    for item in lists:
+        list_path = Path(item)
+        try:
+            lines = list_path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read list file {item!r}: {exc.strerror or exc}") from None
+        entries = []
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            entry = Path(line) if Path(line).is_absolute() else list_path.parent / line
+            if not entry.is_file():
+                raise ConfigError(f"{item}:{number}: {line!r} is not a file")
+            entries.append(entry.resolve())
+        if entries:
+            common = Path(os.path.commonpath([str(e.parent) for e in entries]))
+            found += [(e, e.relative_to(common)) for e in entries]
+    seen: dict[Path, Path] = {}
+    for file, rel in found:
+        if rel in seen and seen[rel].resolve() != file.resolve():
+            raise ConfigError(f"{seen[rel]} and {file} would both write {rel}")
+        seen[rel] = file
+    unique = {rel: file for file, rel in found}
+    return [(file, rel) for rel, file in unique.items()]
+
+
+def probe_streams(path: Path) -> list[tuple[str, str]]:
+    """``(type, codec)`` of the non-video streams of a media file; ``NocturneError`` if the
+    file cannot be opened (a corrupt drive is reported, not fatal to the batch)."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise NocturneError(f"{path}: no video stream")
+            return [(s.type, s.codec_context.name if s.codec_context else "unknown")
+                    for s in container.streams if s.type != "video"]
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise NocturneError(f"cannot open {path}: {exc}") from None
+
+
+def choose_container(path: Path, streams: Sequence[tuple[str, str]],
+                     wanted: str) -> tuple[str, str]:
+    """``(container, reason)`` for an input with these side ``streams``.
+
+    ``auto``: keep MP4/MOV when MP4 can hold every audio/subtitle/data track, else MKV (which
+    holds them all); other inputs (TS, AVI, ...) become MKV. ``same`` keeps the input's when it
+    is one we write, else MKV. ``mp4``/``mov``/``mkv`` force it (tracks it cannot hold are
+    dropped and reported).
+    """
+    from .sinks import MP4_COPYABLE
+
+    own = path.suffix.lower().lstrip(".")
+    if wanted in CONTAINERS:
+        return wanted, "asked for"
+    if wanted == "same":
+        return (own, "same as the input") if own in CONTAINERS else ("mkv", f".{own} not written")
+    if own not in ("mp4", "mov"):
+        return "mkv", "MKV holds every track" if own != "mkv" else "same as the input"
+    blocked = [f"{t} ({c})" for t, c in streams
+               if t in ("audio", "subtitle", "data") and c not in MP4_COPYABLE]
+    if blocked:
+        return "mkv", f"MP4 cannot hold {', '.join(blocked)}"
+    return own, "same as the input"
+
+
+def plan_jobs(files: Iterable[tuple[Path, Path]], out_dir: Path,
+              container: str) -> tuple[list[Job], list[FileRecord]]:
+    """Jobs for the files that can be opened, and ``failed`` records for those that cannot."""
+    jobs, failed = [], []
+    taken: dict[Path, Path] = {}
+    for file, rel in files:
+        try:
+            chosen, reason = choose_container(file, probe_streams(file), container)
+        except NocturneError as exc:
+            failed.append(FileRecord(str(file), "", "failed", error=str(exc)))
+            continue
+        output = (out_dir / rel).with_suffix(CONTAINERS[chosen])
+        if output in taken:
+            # e.g. drive.mov and drive.mkv side by side, both becoming drive.mkv
+            failed.append(FileRecord(str(file), str(output), "failed",
+                                     error=f"{taken[output]} already writes {output}"))
+            continue
+        taken[output] = file
+        jobs.append(Job(file, rel, output, chosen, reason))
+    return jobs, failed
+
+
+# -- manifest -------------------------------------------------------------------------------
+def file_identity(path: Path, with_hash: bool = True) -> tuple[int, int, str]:
+    """``(size, mtime_ns, sha256)`` of a file (the hash only if asked: it reads the file)."""
+    st = path.stat()
+    digest = ""
+    if with_hash:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+    return st.st_size, st.st_mtime_ns, digest
+
+
+def settings_fingerprint(cfg: Config, container: str) -> str:
+    """What decides an output's content: the version, the enhancer block (weights included)
+    and the encode settings. Source/sink URIs, queues and logging do not count."""
+    from . import __version__
+
+    data = to_dict(cfg)
+    sink = {k: v for k, v in data["sink"].items()
+            if k not in ("uri", "queue_size", "image_format", "overlay")}
+    enhancer = dict(data["enhancer"])
+    enhancer.pop("batch_size", None)
+    weights = enhancer.get("weights")
+    if isinstance(weights, str) and Path(weights).is_file():
+        enhancer["weights_sha256"] = file_identity(Path(weights))[2]
+    blob = json.dumps({"version": __version__, "enhancer": enhancer, "sink": sink,
+                       "container": container, "max_frames": data["run"]["max_frames"]},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Manifest:
+    """The finished outputs of an output folder, as JSON, rewritten atomically on each change.
+
+    One writer at a time: the batch driver (local or Ray) owns it; workers only return records.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / MANIFEST_NAME
+        self.entries: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self.entries = dict(data.get("entries", {}))
+            except (OSError, ValueError, AttributeError) as exc:
+                # a damaged manifest only costs re-processing; say so and start again
+                log.warning("ignoring unreadable manifest %s: %s", self.path, exc)
+
+    def is_done(self, job: Job, settings: str) -> bool:
+        """Whether ``job``'s output exists and was made from this input with these settings."""
+        entry = self.entries.get(job.rel.with_suffix(job.output.suffix).as_posix())
+        if entry is None or not job.output.is_file():
+            return False
+        if entry.get("settings") != settings or entry.get("status") not in ("done", "truncated"):
+            return False
+        size, mtime_ns, _ = file_identity(job.input, with_hash=False)
+        if entry.get("size") == size and entry.get("mtime_ns") == mtime_ns:
+            return True
+        # touched or copied: the same bytes still count as done
+        return entry.get("size") == size and entry.get("sha256") == \
+            file_identity(job.input)[2]
+
+    def record(self, job: Job, rec: FileRecord) -> None:
+        """Store a finished output's record and rewrite the manifest."""
+        self.entries[job.rel.with_suffix(job.output.suffix).as_posix()] = {
+            k: v for k, v in dataclasses.asdict(rec).items() if k != "attempts"}
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"version": 1, "entries": self.entries}, indent=1,
+                                  sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def remove_stale_partials(out_dir: Path) -> int:
+    """Delete temporaries an interrupted run left (they never carry a final name)."""
+    count = 0
+    if out_dir.is_dir():
+        for path in out_dir.rglob(f".*{PARTIAL_TAG}*"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                count += 1
+    return count
+
+
+# -- one file ---------------------------------------------------------------------------------
+def job_config(cfg: Config, job: Job, progress: bool) -> Config:
+    """``cfg`` aimed at one job: the input as source, the temporary name as sink."""
+    return dataclasses.replace(
+        cfg,
+        source=dataclasses.replace(cfg.source, uri=str(job.input), live=False, realtime=False),
+        sink=dataclasses.replace(cfg.sink, uri=str(job.partial)),
+        run=dataclasses.replace(cfg.run, stats_json=None, progress=progress, target_fps=None,
+                                duration_s=None),
+    )
+
+
+def process_job(job: Job, cfg: Config, enhancer: Any, settings: str, progress: bool = False,
+                worker: str = "local") -> FileRecord:
+    """Enhance one file into ``job.partial`` and rename it to ``job.output`` when complete.
+
+    Never raises for a bad input: the record says ``failed`` with the error. A stop (signal)
+    leaves no output and says ``interrupted``.
+    """
+    from .runner import Pipeline
+
+    size, mtime_ns, digest = file_identity(job.input)
+    rec = FileRecord(str(job.input), str(job.output), "failed", container=job.container,
+                     enhancer=getattr(enhancer, "name", ""), worker=worker, size=size,
+                     mtime_ns=mtime_ns, sha256=digest, settings=settings)
+    job.output.parent.mkdir(parents=True, exist_ok=True)
+    job.partial.unlink(missing_ok=True)
+    pipeline = Pipeline(job_config(cfg, job, progress), enhancer=enhancer, keep_enhancer=True,
+                        label=job.rel.as_posix())
+    t0 = time.monotonic()
+    try:
+        result = pipeline.run()
+    except (NocturneError, OSError, MemoryError) as exc:
+        job.partial.unlink(missing_ok=True)
+        rec.error = str(exc)
+        rec.wall_s = round(time.monotonic() - t0, 3)
+        return rec
+    rec.wall_s = round(time.monotonic() - t0, 3)
+    rec.frames = result.stats.frames_out
+    rec.fps = round(rec.frames / rec.wall_s, 3) if rec.wall_s > 0 else 0.0
+    source = pipeline.source
+    fps = float(source.fps) if source is not None and source.fps else 0.0
+    rec.duration_s = round(rec.frames / fps, 3) if fps else 0.0
+    rec.dropped_streams = list(getattr(pipeline.sink, "dropped_streams", []))
+    if result.stopped:
+        job.partial.unlink(missing_ok=True)
+        rec.status, rec.error = "interrupted", "stopped before the end; no output kept"
+        return rec
+    if rec.frames == 0:
+        job.partial.unlink(missing_ok=True)
+        rec.error = "no frame could be decoded"
+        return rec
+    st = job.input.stat()
+    os.utime(job.partial, ns=(st.st_atime_ns, st.st_mtime_ns))  # the drive's time, kept
+    os.replace(job.partial, job.output)
+    if result.truncated:
+        rec.status, rec.error = "truncated", "input ended early (truncated or corrupt)"
+    else:
+        rec.status = "done"
+    return rec
+
+
+# -- the job ----------------------------------------------------------------------------------
+@dataclass
+class BatchSummary:
+    """All records of a batch and how it ended."""
+
+    records: list[FileRecord]
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.records if r.status == status)
+
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.count("failed"):
+            return EXIT_FAILED
+        if self.count("truncated"):
+            return EXIT_TRUNCATED
+        return EXIT_OK
+
+    def line(self) -> str:
+        done = [r for r in self.records if r.status in ("done", "truncated")]
+        frames = sum(r.frames for r in done)
+        wall = sum(r.wall_s for r in done)
+        parts = [f"{self.count(s)} {s}" for s in ("done", "skipped", "truncated", "failed",
+                                                  "interrupted") if self.count(s)]
+        rate = f", {frames} frames at {frames / wall:.1f} fps" if wall > 0 else ""
+        return f"{len(self.records)} files: {', '.join(parts) or 'nothing to do'}{rate}"
+
+
+def write_reports(out_dir: Path, records: Sequence[FileRecord]) -> tuple[Path, Path]:
+    """``batch_report.json`` and ``batch_report.csv`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = [r.row() for r in records]
+    json_path, csv_path = out_dir / "batch_report.json", out_dir / "batch_report.csv"
+    json_path.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=REPORT_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return json_path, csv_path
+
+
+def pending_jobs(jobs: Sequence[Job], manifest: Manifest, settings: dict[str, str],
+                 force: bool) -> tuple[list[Job], list[FileRecord]]:
+    """The jobs still to do, and ``skipped`` records for those the manifest says are done."""
+    todo, skipped = [], []
+    for job in jobs:
+        if not force and manifest.is_done(job, settings[job.container]):
+            skipped.append(FileRecord(str(job.input), str(job.output), "skipped",
+                                      container=job.container))
+        else:
+            todo.append(job)
+    return todo, skipped
+
+
+def run_local(jobs: Sequence[Job], cfg: Config, manifest: Manifest, settings: dict[str, str],
+              progress: bool = True,
+              on_record: Callable[[FileRecord], None] | None = None) -> BatchSummary:
+    """Process ``jobs`` one after another with one enhancer, loaded once."""
+    from tqdm import tqdm
+
+    from .enhancers import build_enhancer
+
+    records: list[FileRecord] = []
+    enhancer = build_enhancer(cfg.enhancer.type, **dict(cfg.enhancer.params))
+    bar = tqdm(total=len(jobs), unit="file", desc="batch", file=sys.stderr, position=0,
+               disable=not progress, dynamic_ncols=True)
+    interrupted = False
+    try:
+        enhancer.start()
+        for job in jobs:
+            log.info("%s -> %s (%s: %s)", job.input, job.output, job.container, job.reason)
+            rec = process_job(job, cfg, enhancer, settings[job.container], progress=progress)
+            rec.attempts = 1
+            records.append(rec)
+            if rec.status in ("done", "truncated"):
+                manifest.record(job, rec)
+            if on_record is not None:
+                on_record(rec)
+            bar.update(1)
+            if rec.status == "failed":
+                log.error("%s: %s", job.input, rec.error)
+            if rec.status == "interrupted":
+                interrupted = True
+                break
+    except KeyboardInterrupt:  # between two files (within one, the pipeline stops itself)
+        interrupted = True
+    finally:
+        bar.close()
+        enhancer.close()
+    return BatchSummary(records, interrupted)
+
+
+# -- command line -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tools/batch.py`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="batch.py", description="Enhance recorded drives in bulk: resumable, with a "
+        "report; on one machine or a Ray cluster.",
+        epilog="exit codes: 0 all done or skipped, 1 a file failed, 2 bad arguments, "
+               "3 a file was truncated, 130 interrupted")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="folders (recursive) and video files")
+    parser.add_argument("--list", action="append", default=[], metavar="FILE",
+                        help="a list file of inputs, one per line (repeatable)")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR",
+                        help="output folder (mirrors the input tree)")
+    parser.add_argument("--pattern", metavar="GLOB",
+                        help="only files matching this glob (default: video extensions)")
+    parser.add_argument("--no-recursive", action="store_true", help="folders: top level only")
+    parser.add_argument("--config", "-c", metavar="YAML",
+                        help="a run config (e.g. configs/dashcam_file.yaml)")
+    parser.add_argument("--enhancer", "-e", metavar="NAME", help="enhancer (replaces the "
+                        "config's enhancer block)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config key (repeatable)")
+    parser.add_argument("--container", choices=("auto", "same", "mp4", "mov", "mkv"),
+                        default="auto", help="output container (default: auto, see docs)")
+    parser.add_argument("--force", action="store_true",
+                        help="process every input again, even if the manifest has it")
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="run on Ray: a local Ray (no ADDRESS), 'auto' or host:port")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="Ray: number of actors (default: one per GPU, else per "
+                             "--cpus-per-worker cores)")
+    parser.add_argument("--cpus-per-worker", type=float, default=2.0, metavar="N",
+                        help="Ray without GPUs: cores per actor (default 2)")
+    parser.add_argument("--retries", type=int, default=2, metavar="N",
+                        help="Ray: tries after the first for a failing file (default 2)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    return parser
+
+
+def load_batch_config(args: argparse.Namespace) -> Config:
+    """The run config of a batch: ``--config``, ``--enhancer``, ``--set``."""
+    sets = []
+    if args.enhancer:
+        sets.append("enhancer={type: '%s'}" % args.enhancer.replace("'", "''"))
+    return load_config(args.config, sets + list(args.overrides))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a batch from command-line arguments; returns the exit code."""
+    from .cli import setup_logging
+
+    args = build_parser().parse_args(argv)
+    setup_logging("debug" if args.verbose else "warning")
+    if not args.quiet and not args.verbose:
+        log.setLevel(logging.INFO)  # the batch's own lines; each file's pipeline stays quiet
+    try:
+        if not args.inputs and not args.list:
+            raise ConfigError("give input folders/files or --list FILE")
+        for name in ("workers", "retries"):
+            value = getattr(args, name)
+            if value is not None and value < (1 if name == "workers" else 0):
+                raise ConfigError(f"--{name} must be >= {1 if name == 'workers' else 0}")
+        if args.cpus_per_worker <= 0:
+            raise ConfigError("--cpus-per-worker must be > 0")
+        cfg = load_batch_config(args)
+        out_dir = Path(args.output)
+        files = discover(args.inputs, args.list, args.pattern, not args.no_recursive)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stale = remove_stale_partials(out_dir)
+        if stale:
+            log.info("removed %d partial output(s) of an interrupted run", stale)
+        jobs, unreadable = plan_jobs(files, out_dir, args.container)
+        settings = {c: settings_fingerprint(cfg, c) for c in CONTAINERS}
+        manifest = Manifest(out_dir)
+        todo, skipped = pending_jobs(jobs, manifest, settings, args.force)
+        log.info("%d input(s): %d to do, %d already done, %d unreadable", len(files),
+                 len(todo), len(skipped), len(unreadable))
+        if args.ray:
+            from .batch_ray import run_ray
+
+            summary = run_ray(todo, cfg, manifest, settings, address=args.ray,
+                              workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                              retries=args.retries, progress=not args.no_progress)
+        else:
+            summary = run_local(todo, cfg, manifest, settings, progress=not args.no_progress)
+    except ConfigError as exc:
+        print(f"batch.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (NocturneError, OSError) as exc:
+        print(f"batch.py: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    summary.records = unreadable + skipped + summary.records
+    json_path, csv_path = write_reports(out_dir, summary.records)
+    for rec in summary.records:
+        if rec.status in ("failed", "truncated"):
+            print(f"batch.py: {rec.status}: {rec.input}: {rec.error}", file=sys.stderr)
+    print(summary.line())
+    print(f"report: {json_path}, {csv_path}")
+    return summary.exit_code()
