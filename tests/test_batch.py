@@ -207,6 +207,14 @@ def test_killed_or_interrupted_run_leaves_no_final_named_partial(tmp_path: Path,
     assert probe(out / "long.mp4").frames == 60
 
 
+def test_ray_missing_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture) -> None:
+    make_clip(_mk(tmp_path / "in" / "x.mp4"), seconds=0.2)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    assert main([str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--ray"]) == 2
+    assert "pip install 'nocturne[ray]'" in capsys.readouterr().err
+
+
 try:
     import ray
 except ImportError:  # an optional extra
