@@ -71,6 +71,10 @@ def test_unet_width_comes_from_the_weights_file(tmp_path: Path) -> None:
     torch.save(model.state_dict(), path)
     enhancer = build_enhancer("unet_gn", weights=str(path))
     assert enhancer.model.channels == (8, 16, 32, 64, 128)
+    assert enhancer.model.input_skip
+    # weights of the variant without the input skip load too
+    torch.save(create_model("unet_gn", width=0.25, input_skip=False).state_dict(), path)
+    assert not build_enhancer("unet_gn", weights=str(path)).model.input_skip
     frame = _night_frame(20, 30)
     with enhancer:
         assert enhancer(frame).shape == frame.shape

@@ -76,6 +76,20 @@ def test_unet_width_multiplier(width: float, channels: tuple[int, ...]) -> None:
     assert model.enc3[0][0].kernel_size == (3, 3) and model.enc3[1][0].kernel_size == (1, 1)
 
 
+def test_unet_input_skip_starts_at_the_identity_and_keeps_colour() -> None:
+    x = torch.rand(1, 3, 24, 40) * 0.2
+    x[:, 2] += 0.5  # a blue image
+    model = create_model("unet_gn", width=0.25).eval()
+    without = create_model("unet_gn", width=0.25, input_skip=False).eval()
+    with torch.no_grad():
+        y, plain = model(x), without(x)
+    assert float((y - x).abs().mean()) < 0.02
+    assert float(y[:, 2].mean() - y[:, 0].mean()) > 0.4  # still blue
+    # without the skip the last GroupNorm has removed the colour: nothing of it is left
+    assert abs(float(plain[:, 2].mean() - plain[:, 0].mean())) < 0.2
+    assert model.head[2].in_channels == without.head[2].in_channels + 3
+
+
 def test_unet_smaller_widths_are_cheaper() -> None:
     counts = [count_parameters(create_model("unet_gn", width=w)) for w in (1.0, 0.5, 0.25)]
     assert counts[0] > 3 * counts[1] > 9 * counts[2]

@@ -167,7 +167,14 @@ class UNetGNEnhancer(TorchEnhancer):
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
         from ..models.unet_gn import LEVEL_CHANNELS
 
-        return width_from_state(state, "enc1.0.0.weight", LEVEL_CHANNELS[0], "a unet_gn")
+        kwargs: dict[str, Any] = width_from_state(state, "enc1.0.0.weight", LEVEL_CHANNELS[0],
+                                                  "a unet_gn")
+        head = state.get("head.2.weight")
+        hidden = state.get("head.1.0.weight")
+        if head is not None and hidden is not None:
+            # weights trained without the input skip (before it existed) still load
+            kwargs["input_skip"] = head.shape[1] == hidden.shape[0] + 3
+        return kwargs
 
 
 @register_enhancer("zero_dce")

@@ -26,6 +26,8 @@ MAX_GROUPS = 32
 #: four 2x2 poolings: the input's sides must be multiples of this
 MULTIPLE = 2 ** (len(LEVEL_CHANNELS) - 1)
 NEGATIVE_SLOPE = 0.2
+#: the input is clamped to [eps, 1 - eps] (half a level of 8 bits) before its logit
+LOGIT_EPS = 1.0 / 512
 
 
 def scaled_channels(channels: int, width: float) -> int:
@@ -78,9 +80,16 @@ class UNetGN(nn.Module):
     Args:
         width: channel multiplier (> 0); 0.5 gives 16-32-64-128-256 channels, 0.25 gives
             8-16-32-64-128 (see :func:`scaled_channels` for other values).
+        input_skip: the last 1x1 convolution also sees the input, as logits. GroupNorm with
+            one or two channels per group (every level here) removes each feature map's mean,
+            and with it the image's absolute colour: without this path the network can only
+            guess colours from relative structure, and it greyed real photos toward the
+            training set's average tint. Through the skip the output starts at the input
+            (identity initialization) and the network learns a local, per-channel correction
+            in logit space — for dark pixels, where logit(x) ~ log(x), a gain that keeps hues.
     """
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, input_skip: bool = True) -> None:
         super().__init__()
         if isinstance(width, bool) or not isinstance(width, numbers.Real):
             raise ConfigError(f"width must be a number, got {width!r}")
@@ -101,11 +110,18 @@ class UNetGN(nn.Module):
         self.up3 = Up(ch[3], ch[2])
         self.up2 = Up(ch[2], ch[1])
         self.up1 = Up(ch[1], ch[0])
+        self.input_skip = bool(input_skip)
         self.head = nn.Sequential(
             conv_gn(ch[0], head, 1),
             conv_gn(head, head, 3),
-            nn.Conv2d(head, 3, 1),
+            nn.Conv2d(head + (3 if self.input_skip else 0), 3, 1),
         )
+        if self.input_skip:
+            # Start at the identity: the input's own logits pass straight through.
+            with torch.no_grad():
+                self.head[2].weight[:, head:, 0, 0] = torch.eye(3)
+                self.head[2].weight[:, :head].mul_(0.1)
+                self.head[2].bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Enhance a ``(N, 3, H, W)`` batch in [0, 1]; the result is in [0, 1], same shape."""
@@ -124,5 +140,8 @@ class UNetGN(nn.Module):
         d = self.up3(d, e3)
         d = self.up2(d, e2)
         d = self.up1(d, e1)
-        y = torch.sigmoid(self.head(d))
-        return y[..., :h, :w]
+        if not self.input_skip:
+            return torch.sigmoid(self.head(d))[..., :h, :w]
+        f = self.head[1](self.head[0](d))
+        skip = torch.logit(x.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
+        return torch.sigmoid(self.head[2](torch.cat([f, skip], 1)))[..., :h, :w]
