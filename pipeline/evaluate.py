@@ -97,16 +97,14 @@ def load_samples(folder: str, max_side: int | None = None,
 
 def synthetic_samples(recipe_path: str) -> list[Sample]:
     """The fixed synthetic validation pairs of a training recipe."""
-    from .data import (NightReference, SynthConfig, load_sources, split, synthetic_validation,
-                       well_exposed)
+    from .data import NightReference, SynthConfig, synthetic_split, synthetic_validation
     from .training import load_recipe
 
     recipe = load_recipe(recipe_path)
     cfg = recipe.data
     if cfg.mode != "synthetic":
         raise ConfigError(f"{recipe_path}: data.mode is {cfg.mode!r}, not 'synthetic'")
-    clean = well_exposed(load_sources(cfg.train), cfg.well_min, cfg.well_max)
-    _, val_items = split(clean, cfg.val_count, cfg.val_seed)
+    _, _, val_items = synthetic_split(cfg)  # the trainer's own validation images
     reference = NightReference.from_file(cfg.night_reference) if cfg.night_reference else None
     pairs = synthetic_validation(val_items, cfg.val_crop,
                                  SynthConfig.from_mapping(cfg.synth, "data.synth"),

@@ -122,18 +122,7 @@ def build_training_data(cfg: Any, seed: int = 0) -> tuple[torch.utils.data.Datas
         val = [to_tensor(center_crop(cfg.val_crop, _image(item))) for item in val_items]
         return train, _batches(val)
     # synthetic
-    train_brackets, _ = bracket_split(cfg, sources)
-    if train_brackets is not None:
-        # Held-out scenes leave training entirely: neither their frames as synthesis targets
-        # nor their brackets.
-        kept = {f for b in train_brackets for f in b.files}
-        sources = [s for s in sources if s in kept]
-    low, high = cfg.well_min, cfg.well_max
-    clean = well_exposed(sources, low, high)
-    if len(clean) <= cfg.val_count:
-        raise ConfigError(f"data.train: only {len(clean)} images have a mean grey level in "
-                          f"[{low}, {high}]; need more than val_count={cfg.val_count}")
-    train_items, val_items = split(clean, cfg.val_count, cfg.val_seed)
+    train_brackets, train_items, val_items = synthetic_split(cfg, sources)
     synth = SynthConfig.from_mapping(cfg.synth, "data.synth")
     reference = NightReference.from_file(cfg.night_reference) if cfg.night_reference else None
     train = SyntheticPairDataset(train_items, crop=cfg.crop, config=synth, reference=reference,
@@ -147,6 +136,26 @@ def build_training_data(cfg: Any, seed: int = 0) -> tuple[torch.utils.data.Datas
         train = MixedPairDataset(train, real, cfg.brackets)
     val = synthetic_validation(val_items, cfg.val_crop, synth, reference, cfg.val_seed)
     return train, _batches(val)
+
+
+def synthetic_split(cfg: Any, sources: Sequence[Path | np.ndarray] | None = None,
+                    ) -> tuple[list[Bracket] | None, list[Any], list[Any]]:
+    """``(training brackets, training targets, validation targets)`` of a synthetic recipe:
+    the well-exposed images outside held-out bracket scenes, split by ``val_seed``."""
+    sources = load_sources(cfg.train) if sources is None else sources
+    train_brackets, _ = bracket_split(cfg, sources)
+    if train_brackets is not None:
+        # Held-out scenes leave training entirely: neither their frames as synthesis targets
+        # nor their brackets.
+        kept = {f for b in train_brackets for f in b.files}
+        sources = [s for s in sources if s in kept]
+    low, high = cfg.well_min, cfg.well_max
+    clean = well_exposed(sources, low, high)
+    if len(clean) <= cfg.val_count:
+        raise ConfigError(f"data.train: only {len(clean)} images have a mean grey level in "
+                          f"[{low}, {high}]; need more than val_count={cfg.val_count}")
+    train_items, val_items = split(clean, cfg.val_count, cfg.val_seed)
+    return train_brackets, train_items, val_items
 
 
 def bracket_split(cfg: Any, sources: Sequence[Path | np.ndarray] | None = None,
@@ -163,7 +172,8 @@ def bracket_split(cfg: Any, sources: Sequence[Path | np.ndarray] | None = None,
 
 __all__ = [
     "Bracket", "MixedPairDataset", "PairListDataset", "bracket_split", "find_brackets",
-    "split_brackets", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageFolderDataset", "NightReference",
+    "split_brackets", "synthetic_split", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS",
+    "ImageFolderDataset", "NightReference",
     "PairedFolderDataset", "SynthConfig", "SyntheticPairDataset", "add_lamps",
     "build_training_data", "center_crop", "linear_to_srgb", "list_images", "load_sources",
     "mean_grey", "pair_layout", "paired_files", "random_crop", "read_rgb", "split", "srgb_to_linear",
