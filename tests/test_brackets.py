@@ -113,3 +113,17 @@ def test_bracket_options_are_checked(tmp_path: Path, capsys: pytest.CaptureFixtu
     recipe = _bracket_recipe(tmp_path / "sice", tmp_path, holdout_scenes=0)
     assert eval_main(["--bracket-val", str(recipe), "--enhancer", "gamma"]) == 2
     assert "holds out no exposure-bracket scenes" in capsys.readouterr().err
+
+
+def test_eval_synthetic_set_is_the_trainers(tmp_path: Path) -> None:
+    """With held-out scenes, eval's --synthetic-val must use the trainer's validation images."""
+    from pipeline.evaluate import synthetic_samples
+
+    _write_brackets(tmp_path / "sice", 6)
+    recipe = _bracket_recipe(tmp_path / "sice", tmp_path)
+    _, val_batches = build_training_data(load_recipe(recipe).data)
+    samples = synthetic_samples(str(recipe))
+    trainer_dark = val_batches[0][0]
+    assert len(samples) == trainer_dark.shape[0] == 1
+    eval_dark = np.asarray(samples[0].low, np.float32) / 255
+    assert np.allclose(trainer_dark[0].permute(1, 2, 0).numpy(), eval_dark, atol=1e-6)
