@@ -362,6 +362,9 @@ def process_job(job: Job, cfg: Config, enhancer: Any, settings: str, progress: b
     fps = float(source.fps) if source is not None and source.fps else 0.0
     rec.duration_s = round(rec.frames / fps, 3) if fps else 0.0
     rec.dropped_streams = list(getattr(pipeline.sink, "dropped_streams", []))
+    active = enhancer.stats().get("active") if hasattr(enhancer, "stats") else None
+    if active:
+        rec.enhancer = f"{rec.enhancer} ({active})"  # which member of a fallback chain ran
     if result.stopped:
         job.partial.unlink(missing_ok=True)
         rec.status, rec.error = "interrupted", "stopped before the end; no output kept"
