@@ -243,9 +243,10 @@ def file_identity(path: Path, with_hash: bool = True) -> tuple[int, int, str]:
     return st.st_size, st.st_mtime_ns, digest
 
 
-def settings_fingerprint(cfg: Config, container: str) -> str:
-    """What decides an output's content: the version, the enhancer block (weights included)
-    and the encode settings. Source/sink URIs, queues and logging do not count."""
+def settings_fingerprints(cfg: Config) -> dict[str, str]:
+    """Per output container, a fingerprint of what decides an output's content: the version,
+    the enhancer block (a weights file by its hash, read once) and the encode settings.
+    Source/sink URIs, queues and logging do not count."""
     from . import __version__
 
     data = to_dict(cfg)
@@ -256,10 +257,13 @@ def settings_fingerprint(cfg: Config, container: str) -> str:
     weights = enhancer.get("weights")
     if isinstance(weights, str) and Path(weights).is_file():
         enhancer["weights_sha256"] = file_identity(Path(weights))[2]
-    blob = json.dumps({"version": __version__, "enhancer": enhancer, "sink": sink,
-                       "container": container, "max_frames": data["run"]["max_frames"]},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    out = {}
+    for container in CONTAINERS:
+        blob = json.dumps({"version": __version__, "enhancer": enhancer, "sink": sink,
+                           "container": container, "max_frames": data["run"]["max_frames"]},
+                          sort_keys=True, default=str)
+        out[container] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return out
 
 
 class Manifest:
@@ -362,7 +366,7 @@ def process_job(job: Job, cfg: Config, enhancer: Any, settings: str, progress: b
     fps = float(source.fps) if source is not None and source.fps else 0.0
     rec.duration_s = round(rec.frames / fps, 3) if fps else 0.0
     rec.dropped_streams = list(getattr(pipeline.sink, "dropped_streams", []))
-    active = enhancer.stats().get("active") if hasattr(enhancer, "stats") else None
+    active = enhancer.stats().get("active")
     if active:
         rec.enhancer = f"{rec.enhancer} ({active})"  # which member of a fallback chain ran
     if result.stopped:
@@ -553,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         if stale:
             log.info("removed %d partial output(s) of an interrupted run", stale)
         jobs, unreadable = plan_jobs(files, out_dir, args.container)
-        settings = {c: settings_fingerprint(cfg, c) for c in CONTAINERS}
+        settings = settings_fingerprints(cfg)
         manifest = Manifest(out_dir)
         todo, skipped = pending_jobs(jobs, manifest, settings, args.force)
         log.info("%d input(s): %d to do, %d already done, %d unreadable", len(files),

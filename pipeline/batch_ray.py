@@ -14,6 +14,7 @@ installed (``pip install 'nocturne[ray]'``).
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import socket
@@ -91,7 +92,7 @@ def run_ray(jobs: Sequence[Job], cfg: Config, manifest: Manifest, settings: dict
     log.info("Ray: %d actor(s), %s each", count, options)
     remote_cls = ray.remote(BatchWorker).options(max_restarts=0, **options)
     actors = [remote_cls.remote(cfg) for _ in range(count)]
-    queue = list(jobs)
+    queue = collections.deque(jobs)
     attempts: dict[Job, int] = {}
     records: list[FileRecord] = []
     running: dict[Any, tuple[Any, Job]] = {}
@@ -100,7 +101,7 @@ def run_ray(jobs: Sequence[Job], cfg: Config, manifest: Manifest, settings: dict
     interrupted = False
 
     def submit(actor: Any) -> None:
-        job = queue.pop(0)
+        job = queue.popleft()
         attempts[job] = attempts.get(job, 0) + 1
         running[actor.process.remote(job, settings[job.container])] = (actor, job)
 
@@ -145,8 +146,8 @@ def run_ray(jobs: Sequence[Job], cfg: Config, manifest: Manifest, settings: dict
         for actor in actors:
             try:
                 ray.get(actor.close.remote(), timeout=30)
-            except Exception:  # a dead or cancelled actor has nothing left to close
-                pass
+            except Exception as exc:  # a dead or cancelled actor has nothing left to close
+                log.debug("closing a Ray actor: %s", exc)
             ray.kill(actor)
         if started_here:
             ray.shutdown()

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.batch import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Job, Manifest,
                             choose_container, discover, main, plan_jobs,
-                            settings_fingerprint)
+                            settings_fingerprints)
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from tests.clips import make_clip, make_drive, probe
@@ -161,8 +161,10 @@ def test_manifest_survives_damage(tmp_path: Path) -> None:
     assert Manifest(tmp_path).entries == {}
     job = Job(tmp_path / "x.mp4", Path("x.mp4"), tmp_path / "x.mp4", "mp4")
     cfg = load_config(None, ["enhancer={type: gamma}"])
-    assert settings_fingerprint(cfg, "mp4") != settings_fingerprint(cfg, "mkv")
-    assert not Manifest(tmp_path).is_done(job, settings_fingerprint(cfg, "mp4"))
+    settings = settings_fingerprints(cfg)
+    assert settings["mp4"] != settings["mkv"]
+    assert settings != settings_fingerprints(load_config(None, ["enhancer={type: clahe}"]))
+    assert not Manifest(tmp_path).is_done(job, settings["mp4"])
 
 
 def _start_batch(src: Path, out: Path) -> subprocess.Popen:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.batch import (Manifest, discover, plan_jobs, run_local,  # noqa: E402
-                            settings_fingerprint, CONTAINERS)
+                            settings_fingerprints)
 from pipeline.config import load_config  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
@@ -34,7 +34,7 @@ def run(kind: str, src: Path, out: Path, cfg, workers: int | None = None,
     if out.exists():
         shutil.rmtree(out)
     jobs, _ = plan_jobs(discover([str(src)]), out, "auto")
-    settings = {c: settings_fingerprint(cfg, c) for c in CONTAINERS}
+    settings = settings_fingerprints(cfg)
     t0 = time.perf_counter()
     if kind == "local":
         summary = run_local(jobs, cfg, Manifest(out), settings, progress=False)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..registry import Registry
+from .common import scaled
 
 DISCRIMINATORS: Registry[nn.Module] = Registry("discriminator")
 NEGATIVE_SLOPE = 0.2
@@ -23,7 +24,7 @@ def conv_stack(in_channels: int, layers: tuple[tuple[int, int], ...], kernel: in
     out: list[nn.Module] = []
     c_in = in_channels
     for i, (c, stride) in enumerate(layers):
-        c = max(4, int(round(c * width)))
+        c = scaled(c, width)
         out.append(nn.Conv2d(c_in, c, kernel, stride=stride, padding=1, bias=i == 0))
         if i:
             out.append(nn.BatchNorm2d(c))

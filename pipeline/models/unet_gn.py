@@ -7,15 +7,11 @@ at a fraction of the deep levels' cost. Every convolution but the last is follow
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
 from . import register_model
+from .common import check_width, pad_to_multiple
 
 #: channels of the five levels at width 1
 LEVEL_CHANNELS = (32, 64, 128, 256, 512)
@@ -91,11 +87,7 @@ class UNetGN(nn.Module):
 
     def __init__(self, width: float = 1.0, input_skip: bool = True) -> None:
         super().__init__()
-        if isinstance(width, bool) or not isinstance(width, numbers.Real):
-            raise ConfigError(f"width must be a number, got {width!r}")
-        if not math.isfinite(width) or width <= 0:
-            raise ConfigError(f"width must be a finite number > 0, got {width!r}")
-        self.width = float(width)
+        self.width = check_width(width)
         ch = [scaled_channels(c, self.width) for c in LEVEL_CHANNELS]
         head = scaled_channels(HEAD_CHANNELS, self.width)
         self.channels = tuple(ch)
@@ -126,11 +118,7 @@ class UNetGN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Enhance a ``(N, 3, H, W)`` batch in [0, 1]; the result is in [0, 1], same shape."""
         h, w = x.shape[-2:]
-        pad_h, pad_w = -h % MULTIPLE, -w % MULTIPLE
-        # While tracing for ONNX export the sizes are symbolic: always pad (by zero where the
-        # size is already a multiple), or the trace would bake in this input's branch.
-        if torch.jit.is_tracing() or pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x = pad_to_multiple(x, MULTIPLE)
         e1 = self.enc1(x)
         e2 = self.enc2(self.pool(e1))
         e3 = self.enc3(self.pool(e2))

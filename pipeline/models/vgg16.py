@@ -13,8 +13,6 @@ normalized with ImageNet's mean and standard deviation either way, as those weig
 from __future__ import annotations
 
 import abc
-import math
-import numbers
 import os
 from typing import Any
 
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from .common import check_width, pad_to_multiple, scaled
 
 #: (block, convolutions, channels at width 1)
 BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
@@ -32,20 +31,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: four poolings: the input's sides must be multiples of this
 MULTIPLE = 16
-
-
-def check_width(width: object) -> float:
-    """A channel multiplier: a finite number > 0 (1 is the published VGG-16)."""
-    if isinstance(width, bool) or not isinstance(width, numbers.Real):
-        raise ConfigError(f"width must be a number, got {width!r}")
-    if not math.isfinite(width) or width <= 0:
-        raise ConfigError(f"width must be a finite number > 0, got {width!r}")
-    return float(width)
-
-
-def scaled(channels: int, width: float) -> int:
-    """``channels * width``, at least 4."""
-    return max(4, int(round(channels * width)))
 
 
 def conv_names() -> list[str]:
@@ -119,16 +104,6 @@ def load_torchvision_vgg16(encoder: VGG16Encoder, path: str | os.PathLike[str]) 
     encoder.load_state_dict(mapped)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> torch.Tensor:
-    """Pad bottom/right by edge replication to a multiple of ``multiple`` (always while
-    tracing, so an exported graph does not bake in one input's branch)."""
-    h, w = x.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
-    if torch.jit.is_tracing() or pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-    return x
-
-
 class FlashModel(nn.Module, abc.ABC):
     """Base of the flash-to-ambient generators: encoder (optionally torchvision-initialized),
     a four-level decoder, padding to a multiple of 16 and cropping back.
@@ -171,7 +146,7 @@ class FlashModel(nn.Module, abc.ABC):
     def forward_raw(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's raw output for a ``(N, 3, H, W)`` flash batch in [0, 1]."""
         h, w = x.shape[-2:]
-        return self.decode(self.encoder(pad_to_multiple(x)))[..., :h, :w]
+        return self.decode(self.encoder(pad_to_multiple(x, MULTIPLE)))[..., :h, :w]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The ambient estimate of a flash batch, in [0, 1], same shape."""
