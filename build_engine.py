@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pipeline.build import main
+from pipeline.deploy.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

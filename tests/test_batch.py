@@ -17,9 +17,9 @@ import av
 import numpy as np
 import pytest
 
-from pipeline.batch import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Job, Manifest,
-                            choose_container, discover, main, plan_jobs,
-                            settings_fingerprints)
+from pipeline.batch.cli import main
+from pipeline.batch.job import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Job, Manifest,
+                                choose_container, discover, plan_jobs, settings_fingerprints)
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from tests.clips import make_clip, make_drive, probe
@@ -254,7 +254,7 @@ def test_ray_gives_the_same_frames_as_local(tmp_path: Path, local_ray: object) -
 
 
 def test_ray_retries_a_failing_file_then_reports_it(tmp_path: Path, local_ray: object) -> None:
-    from pipeline.batch_ray import run_ray
+    from pipeline.batch.ray_backend import run_ray
 
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.data import (MixedPairDataset, PairListDataset, SyntheticPairDataset,
+from pipeline.training.data import (MixedPairDataset, PairListDataset, SyntheticPairDataset,
                            build_training_data, find_brackets, list_images, split_brackets)
-from pipeline.data.brackets import natural_key
+from pipeline.training.data.brackets import natural_key
 from pipeline.errors import ConfigError
-from pipeline.evaluate import bracket_samples, main as eval_main
-from pipeline.training import load_recipe
+from pipeline.training.evaluate import bracket_samples, main as eval_main
+from pipeline.training.trainer import load_recipe
 
 #: relative exposures of each generated scene: two dark frames, a well-exposed one, a bright one
 EXPOSURES = (0.08, 0.2, 1.0, 1.8)
@@ -117,7 +117,7 @@ def test_bracket_options_are_checked(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_eval_synthetic_set_is_the_trainers(tmp_path: Path) -> None:
     """With held-out scenes, eval's --synthetic-val must use the trainer's validation images."""
-    from pipeline.evaluate import synthetic_samples
+    from pipeline.training.evaluate import synthetic_samples
 
     _write_brackets(tmp_path / "sice", 6)
     recipe = _bracket_recipe(tmp_path / "sice", tmp_path)

@@ -147,7 +147,7 @@ def test_sigint_leaves_playable_file_with_all_frames_written(tmp_path: Path) -> 
 def test_camera_errors(tmp_path: Path) -> None:
     proc = run_cli("-i", "v4l2:///dev/video99", "-o", str(tmp_path / "o.mp4"))
     assert_clean_error(proc, r"camera not found: /dev/video99", 1)
-    from pipeline.sources import _has_gstreamer
+    from pipeline.streaming.sources import _has_gstreamer
 
     if not _has_gstreamer():
         proc = run_cli("-i", "csi://0", "-o", str(tmp_path / "o.mp4"))

@@ -24,7 +24,7 @@ def test_shipped_configs_validate(path: Path) -> None:
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
 def test_shipped_training_recipes_validate(path: Path) -> None:
     """``configs/train_*.yaml`` are training recipes (``tools/train.py``), not run configs."""
-    from pipeline.training import Recipe, load_recipe
+    from pipeline.training.trainer import Recipe, load_recipe
 
     recipe = load_recipe(path)
     assert isinstance(recipe, Recipe) and recipe.model["type"] in path.stem

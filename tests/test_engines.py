@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.engine_info import (BuildOptions, EngineInfo, EngineMismatchError, build_path_for,
+from pipeline.deploy.engine_info import (BuildOptions, EngineInfo, EngineMismatchError, build_path_for,
                                   frame_shape, parse_version)
 from pipeline.errors import ConfigError, EngineBuildError, EnhancerError
 
@@ -166,7 +166,7 @@ def test_tensorrt_enhancer_without_tensorrt() -> None:
 def test_calibration_frames_from_folder_and_video(tmp_path: Path) -> None:
     import cv2
 
-    from pipeline.trt import calibration_frames
+    from pipeline.deploy.trt import calibration_frames
     from tests.clips import make_clip
 
     folder = tmp_path / "calib"

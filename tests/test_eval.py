@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.evaluate import main, parse_enhancer_spec
+from pipeline.training.evaluate import main, parse_enhancer_spec
 from pipeline.errors import ConfigError
-from pipeline.metrics import psnr
+from pipeline.training.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pipeline.errors import ConfigError
-from pipeline.export import (INPUT_NAME, OUTPUT_NAME, FrameModel, export_onnx,
+from pipeline.deploy.export import (INPUT_NAME, OUTPUT_NAME, FrameModel, export_onnx,
                              file_sha256)
 from pipeline.models import MODELS, create_model
 

@@ -14,7 +14,7 @@ from pipeline.config import load_config
 from pipeline.enhancers import build_enhancer
 from pipeline.enhancers.base import Enhancer
 from pipeline.errors import ConfigError, NocturneError
-from pipeline.runner import Pipeline
+from pipeline.streaming.runner import Pipeline
 from tests.clips import make_clip, probe
 
 FRAME = np.full((1, 24, 32, 3), 40, np.uint8)

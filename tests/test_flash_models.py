@@ -12,14 +12,14 @@ import torch
 
 from pipeline.enhancers import build_enhancer
 from pipeline.errors import ConfigError
-from pipeline.evaluate import main as eval_main
-from pipeline.losses import AdversarialLoss, RatioLogLoss, flash_attention
+from pipeline.training.evaluate import main as eval_main
+from pipeline.training.losses import AdversarialLoss, RatioLogLoss, flash_attention
 from pipeline.models import create_model
 from pipeline.models.discriminators import create_discriminator
 from pipeline.models.ratio_log import ratio_target, recover_ambient
 from pipeline.models.vgg16 import (TORCHVISION_CONV_INDICES, VGG16Encoder, conv_names,
                                    load_torchvision_vgg16)
-from pipeline.training import Trainer, load_recipe
+from pipeline.training.trainer import Trainer, load_recipe
 from tests.clips import make_clip, probe
 from tests.flash import FLASH_MODELS, TEST_WIDTH, flash_weights
 from tests.test_cli import run_cli

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.errors import ConfigError
-from pipeline.losses import (RestorationLoss, ZeroReferenceLoss, charbonnier, colour_constancy,
+from pipeline.training.losses import (RestorationLoss, ZeroReferenceLoss, charbonnier, colour_constancy,
                              exposure_control, illumination_smoothness, ms_ssim_torch,
                              spatial_consistency, ssim_torch)
-from pipeline.metrics import ssim
+from pipeline.training.metrics import ssim
 
 
 def _official_spa(org: torch.Tensor, enhance: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.metrics import gt_mean_correct, grey, no_reference_stats, noise_sigma, psnr, ssim
+from pipeline.training.metrics import gt_mean_correct, grey, no_reference_stats, noise_sigma, psnr, ssim
 
 skimage_metrics = pytest.importorskip("skimage.metrics")
 
@@ -84,8 +84,8 @@ def test_zero_reference_terms_equal_the_training_losses() -> None:
     """The eval tool's no-reference Zero-DCE terms are the training losses, on uint8 images."""
     import torch
 
-    from pipeline.losses import colour_constancy, exposure_control, spatial_consistency
-    from pipeline.metrics import zero_reference_terms
+    from pipeline.training.losses import colour_constancy, exposure_control, spatial_consistency
+    from pipeline.training.metrics import zero_reference_terms
 
     low, _ = _pair(6, (48, 64, 3))
     low = (low * 0.3).astype(np.uint8)

@@ -11,7 +11,7 @@ import torch
 from pipeline.enhancers import build_enhancer
 from pipeline.enhancers.onnx_runtime import onnx_cache_path
 from pipeline.errors import ConfigError, EnhancerError
-from pipeline.export import export_onnx
+from pipeline.deploy.export import export_onnx
 from pipeline.models import create_model
 from tests.clips import make_clip, probe
 from tests.test_cli import assert_clean_error, run_cli

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_config
-from pipeline.runner import DropOldestQueue, Pipeline
+from pipeline.streaming.runner import DropOldestQueue, Pipeline
 from tests.clips import frame_time_tolerance, make_clip, probe
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_config
-from pipeline.runner import Pipeline
-from pipeline.sources import open_source
+from pipeline.streaming.runner import Pipeline
+from pipeline.streaming.sources import open_source
 from tests.clips import probe
 
 pytestmark = pytest.mark.rtsp

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.data import (NightReference, SynthConfig, linear_to_srgb, srgb_to_linear,
+from pipeline.training.data import (NightReference, SynthConfig, linear_to_srgb, srgb_to_linear,
                            synthesize)
 from pipeline.errors import ConfigError
 
@@ -95,7 +95,7 @@ def test_settings_are_validated() -> None:
 def test_pairs_from_a_video(tmp_path) -> None:
     """Users train on their own daytime footage: frames are sampled from a real encoded video
     and turned into deterministic (dark, clean) pairs."""
-    from pipeline.data import SyntheticPairDataset, video_frames
+    from pipeline.training.data import SyntheticPairDataset, video_frames
     from tests.clips import make_clip
 
     clip = make_clip(tmp_path / "day.mp4", width=64, height=48, fps=10, seconds=1.0, audio=False)

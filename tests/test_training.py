@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pipeline.errors import ConfigError
-from pipeline.training import Trainer, load_recipe, main
+from pipeline.training.trainer import Trainer, load_recipe, main
 
 
 def _write_images(folder: Path, count: int, level: tuple[float, float], seed: int = 0) -> Path:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.runner import Pipeline  # noqa: E402
+from pipeline.streaming.runner import Pipeline  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
 DEFAULT_ENHANCERS = ("gamma", "clahe", "retinex")
@@ -65,7 +65,7 @@ def pipeline_fps(src: Path, dst: Path, enhancer: str, preset: str, crf: float) -
 
     ``enhancer`` is ``NAME[,key=value...]``, e.g. ``onnxruntime,threads=1``.
     """
-    from pipeline.evaluate import parse_enhancer_spec
+    from pipeline.training.evaluate import parse_enhancer_spec
 
     _, name, params = parse_enhancer_spec(enhancer)
     cfg = load_config(raw={

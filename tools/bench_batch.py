@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.batch import (Manifest, discover, plan_jobs, run_local,  # noqa: E402
-                            settings_fingerprints)
+from pipeline.batch.job import Manifest, discover, plan_jobs, settings_fingerprints  # noqa: E402
+from pipeline.batch.local import run_local  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
@@ -42,7 +42,7 @@ def run(kind: str, src: Path, out: Path, cfg, workers: int | None = None,
     else:
         import ray
 
-        from pipeline.batch_ray import run_ray
+        from pipeline.batch.ray_backend import run_ray
 
         ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         ready = time.perf_counter()

@@ -31,7 +31,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def bench(engine: Path, width: int, height: int, iterations: int) -> dict[str, object]:
-    from pipeline.trt import TrtRunner, check_cuda
+    from pipeline.deploy.trt import TrtRunner, check_cuda
 
     frame = np.random.default_rng(0).integers(0, 80, (1, height, width, 3), dtype=np.uint8)
     with TrtRunner(engine) as runner:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "bench_out" / "bench_gpu.json"))
     args = parser.parse_args(argv)
     try:
-        from pipeline.trt import find_engine
+        from pipeline.deploy.trt import find_engine
 
         engine = Path(args.engine) if args.engine else find_engine(args.engines_dir, args.model)
         if engine is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.evaluate import main  # noqa: E402
+from pipeline.training.evaluate import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the procedural night-driving sample clip (see ``pipeline/sample.py``).
+"""Generate the procedural night-driving sample clip (see ``pipeline/sample/``).
 
     python tools/make_sample.py samples/night_drive.mp4
     python tools/make_sample.py OUT.mp4 --width 1920 --height 1080 --fps 30 --seconds 6 \\

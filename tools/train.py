@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.training import main  # noqa: E402
+from pipeline.training.trainer import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,6 @@
 """``onnxruntime``: a registered model run by ONNX Runtime on the CPU (the embedded default).
 
-The graph takes and returns uint8 NHWC frames (``pipeline.export.FrameModel``), so a call is one
+The graph takes and returns uint8 NHWC frames (``pipeline.deploy.export.FrameModel``), so a call is one
 ``session.run`` on the batch as the pipeline holds it: no host-side casts or transposes.
 
 Without ``onnx=PATH`` the model is exported on first use with its weights (the shipped ones by
@@ -61,7 +61,7 @@ class OnnxRuntimeEnhancer(Enhancer):
                  onnx: str | None = None, threads: int | None = None,
                  model_args: Mapping[str, Any] | None = None, opset: int = 17,
                  cache_dir: str | None = None, host_lut: bool = True) -> None:
-        from ..export import MAX_OPSET
+        from ..deploy.export import MAX_OPSET
 
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):
@@ -98,7 +98,7 @@ class OnnxRuntimeEnhancer(Enhancer):
             self._torch = build_enhancer(model, where=f"enhancer {self.name}", weights=weights,
                                          **self.model_args)
             weights_path = Path(getattr(self._torch, "weights_path"))
-            from ..export import file_sha256
+            from ..deploy.export import file_sha256
 
             self.onnx_path = onnx_cache_path(cache_dir or default_engines_dir(), model,
                                              file_sha256(weights_path), self.model_args, opset,
@@ -111,7 +111,7 @@ class OnnxRuntimeEnhancer(Enhancer):
 
     def export(self) -> None:
         """Export the model to :attr:`onnx_path` (parity-checked), with a JSON report beside it."""
-        from ..export import export_onnx
+        from ..deploy.export import export_onnx
 
         if self._torch is None:
             raise EnhancerError(f"enhancer {self.name!r}: {str(self.onnx_path)!r} is missing")
@@ -149,7 +149,7 @@ class OnnxRuntimeEnhancer(Enhancer):
         if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or len(inputs[0].shape) != 4:
             raise EnhancerError(f"enhancer {self.name!r}: {str(self.onnx_path)!r} is not a "
                                 f"uint8 NHWC frame graph (input {inputs[0].type} "
-                                f"{inputs[0].shape}); export it with pipeline.export")
+                                f"{inputs[0].shape}); export it with pipeline.deploy.export")
         self.input_name = inputs[0].name
         output = session.get_outputs()[0]
         self.output_name = output.name

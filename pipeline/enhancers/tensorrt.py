@@ -37,7 +37,7 @@ class TensorRTEnhancer(Enhancer):
     def __init__(self, model: str = "zero_dce_pp", engine: str | None = None,
                  engines_dir: str | None = None, precision: str | None = None,
                  device: int = 0) -> None:
-        from ..trt import find_engine, import_tensorrt
+        from ..deploy.trt import find_engine, import_tensorrt
         from .onnx_runtime import default_engines_dir
 
         if model not in ENGINE_MODELS:
@@ -69,7 +69,7 @@ class TensorRTEnhancer(Enhancer):
         self.runner: Any = None
 
     def start(self) -> None:
-        from ..trt import TrtRunner
+        from ..deploy.trt import TrtRunner
 
         if self.runner is None:
             try:

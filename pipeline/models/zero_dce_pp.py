@@ -189,7 +189,7 @@ class ZeroDCEPP(nn.Module):
     def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Enhance uint8 ``(N, H, W, 3)`` frames to uint8, the curve applied by table lookup.
 
-        The exported frame graph (``pipeline.export.FrameModel``) runs this: the map is
+        The exported frame graph (``pipeline.deploy.export.FrameModel``) runs this: the map is
         estimated at low resolution, turned into table rows there (an affine map, so it commutes
         with the upsampling), upsampled, and each output pixel is one gather from the
         ``LUT_LEVELS x 256`` table instead of 8 full-resolution curve steps. Within one level of

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .config import _build, _apply_override, _Where, read_yaml
-from .errors import ConfigError, NocturneError
+from ..config import _build, _apply_override, _Where, read_yaml
+from ..errors import ConfigError, NocturneError
 from .losses import AdversarialLoss
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class DataConfig:
     well_min: float = 0.35
     well_max: float = 0.65
     #: ``synthetic``: share of training samples that are real exposure-bracket pairs found in
-    #: ``train`` (``pipeline.data.brackets``); 0 trains on synthesized pairs only
+    #: ``train`` (``pipeline.training.data.brackets``); 0 trains on synthesized pairs only
     brackets: float = 0.0
     #: ``synthetic``: a bracket frame is a dark input if its mean grey is at most this
     bracket_low_max: float = 0.2
@@ -125,7 +125,7 @@ def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     overridden = {_apply_override(data, item) for item in overrides}
     where = _Where(str(path) if path is not None else "recipe", overridden)
     recipe: Recipe = _build(Recipe, data, "", where)
-    from .models import MODELS
+    from ..models import MODELS
 
     mtype = recipe.model.get("type")
     if mtype not in MODELS:
@@ -155,7 +155,7 @@ def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     return recipe
 
 
-#: loss type -> class name in ``pipeline.losses``
+#: loss type -> class name in ``pipeline.training.losses``
 LOSSES = {
     "zero_reference": "ZeroReferenceLoss",
     "restoration": "RestorationLoss",
@@ -203,7 +203,7 @@ class Trainer:
 
     def __init__(self, recipe: Recipe, out: str | Path | None = None) -> None:
         from .data import build_training_data
-        from .models import create_model
+        from ..models import create_model
 
         self.recipe = recipe
         tcfg = recipe.train
@@ -272,7 +272,7 @@ class Trainer:
             y, maps = self.model.forward_with_maps(x)
             total, parts = self.loss(x, y, maps)
         elif self.loss_type == "ratio_log":
-            from .models.ratio_log import ratio_target
+            from ..models.ratio_log import ratio_target
 
             flash, ambient = (t.to(self.device) for t in batch)
             total, parts = self.loss(self.model.forward_raw(flash), ratio_target(flash, ambient))

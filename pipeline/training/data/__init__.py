@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .datasets import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,

@@ -21,9 +21,9 @@ import socket
 import sys
 from typing import Any, Sequence
 
-from .batch import BatchSummary, FileRecord, Job, Manifest, process_job
-from .config import Config
-from .errors import ConfigError
+from .job import BatchSummary, FileRecord, Job, Manifest, process_job
+from ..config import Config
+from ..errors import ConfigError
 
 log = logging.getLogger("nocturne.batch")
 
@@ -32,8 +32,8 @@ class BatchWorker:
     """A Ray actor's body: one enhancer for the actor's life, one file per call."""
 
     def __init__(self, cfg: Config) -> None:
-        from .cli import setup_logging
-        from .enhancers import build_enhancer
+        from ..logs import setup_logging
+        from ..enhancers import build_enhancer
 
         setup_logging("warning")
         self.cfg = cfg

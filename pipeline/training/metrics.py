@@ -16,7 +16,7 @@ import math
 import cv2
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 _K1, _K2 = 0.01, 0.03
 _SIGMA = 1.5
@@ -116,7 +116,7 @@ def zero_reference_terms(low: np.ndarray, out: np.ndarray) -> dict[str, float]:
     ``L_spa``: spatial consistency of ``out`` with ``low`` (4x4 regions, four neighbours, zero
     padding); ``L_exp``: mean squared distance of 16x16 regions' grey level from 0.6;
     ``L_col``: colour constancy of the channel means. The same definitions as
-    ``pipeline.losses`` (the training objective of the Zero-DCE family), on [0, 1] values;
+    ``pipeline.training.losses`` (the training objective of the Zero-DCE family), on [0, 1] values;
     regions that do not fit whole at the right and bottom edges are left out, as average
     pooling does.
     """

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import yaml
 
-from .errors import ConfigError, NocturneError
+from ..errors import ConfigError, NocturneError
 from .metrics import gt_mean_correct, no_reference_stats, psnr, ssim, zero_reference_terms
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def load_samples(folder: str, max_side: int | None = None,
 def synthetic_samples(recipe_path: str) -> list[Sample]:
     """The fixed synthetic validation pairs of a training recipe."""
     from .data import NightReference, SynthConfig, synthetic_split, synthetic_validation
-    from .training import load_recipe
+    from .trainer import load_recipe
 
     recipe = load_recipe(recipe_path)
     cfg = recipe.data
@@ -116,7 +116,7 @@ def synthetic_samples(recipe_path: str) -> list[Sample]:
 def bracket_samples(recipe_path: str) -> list[Sample]:
     """Real (dark, well-exposed) pairs of the exposure-bracket scenes a recipe holds out."""
     from .data import bracket_split, read_rgb
-    from .training import load_recipe
+    from .trainer import load_recipe
 
     cfg = load_recipe(recipe_path).data
     if cfg.mode != "synthetic" or cfg.holdout_scenes <= 0:
@@ -130,7 +130,7 @@ def bracket_samples(recipe_path: str) -> list[Sample]:
 def zero_reference_samples(recipe_path: str) -> list[Sample]:
     """The held-out validation images of a zero-reference recipe, whole (unpaired)."""
     from .data import load_sources, read_rgb, split
-    from .training import load_recipe
+    from .trainer import load_recipe
 
     recipe = load_recipe(recipe_path)
     cfg = recipe.data
@@ -199,7 +199,7 @@ def format_table(results: dict[str, dict[str, float]], keys: tuple[str, ...]) ->
 def evaluate(samples: list[Sample], specs: list[str], paired: bool,
              montage_rows: int = 4) -> tuple[dict[str, dict[str, float]], np.ndarray]:
     """Mean metrics per method (the input first) and the montage image (RGB)."""
-    from .enhancers import build_enhancer
+    from ..enhancers import build_enhancer
 
     keys = PAIRED_KEYS if paired else NOREF_KEYS
     methods: list[tuple[str, Any]] = [("input", None)]

@@ -7,7 +7,7 @@ Two halves, both needing ``tensorrt`` (and the runtime ``pycuda``), imported onl
   10.12 (JetPack 6 ships 10.3), a strongly typed network from an FP16 or Q/DQ ONNX from 10.12 on
   (where the flags and calibrators are deprecated, and gone in 11) — with a dynamic shape
   profile, a timing cache, a workspace limit, an optimization level and optionally a DLA core
-  with GPU fallback; it writes the engine and its sidecar (``pipeline.engine_info``).
+  with GPU fallback; it writes the engine and its sidecar (``pipeline.deploy.engine_info``).
 * :class:`TrtRunner` deserializes an engine in the calling thread's CUDA context (pycuda
   contexts are per thread: create it in the enhance thread), and runs batches through page-locked
   host buffers and async copies. Two slots, each with its own stream: the upload of batch N+1 on
@@ -29,7 +29,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from .engine_info import BuildOptions, EngineInfo, EngineMismatchError, build_path_for
-from .errors import ConfigError, EngineBuildError
+from ..errors import ConfigError, EngineBuildError
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def calibration_frames(source: str, shape: tuple[int, int, int, int],
     in batches of ``shape``'s N (uint8 NHWC), for INT8 calibration."""
     import cv2
 
-    from .data import VIDEO_EXTENSIONS, list_images, read_rgb, video_frames
+    from ..training.data import VIDEO_EXTENSIONS, list_images, read_rgb, video_frames
 
     path = Path(source)
     if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:

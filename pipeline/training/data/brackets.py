@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 #: thumbnail side for the scene test
 THUMB = 32

@@ -31,9 +31,9 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from .config import Config, to_dict
-from .enhancers import Enhancer, build_enhancer, check_batch
-from .errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
+from ..config import Config, to_dict
+from ..enhancers import Enhancer, build_enhancer, check_batch
+from ..errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
 from .frame import Frame
 from .sinks import Sink, StreamInfo, create_sink
 from .sources import Source, SourceTimeout, create_source

@@ -9,9 +9,10 @@ import argparse
 import logging
 import sys
 
-from .config import load_config, read_yaml
-from .enhancers import ENHANCERS
-from .errors import ConfigError, NocturneError
+from ..config import load_config, read_yaml
+from ..enhancers import ENHANCERS
+from ..errors import ConfigError, NocturneError
+from ..logs import setup_logging
 
 log = logging.getLogger("nocturne")
 
@@ -113,16 +114,6 @@ def _list_enhancers() -> None:
         ) or "(no parameters)"
         print(f"{name}: {described}")
 
-
-def setup_logging(level: str) -> None:
-    """Log lines on stderr as ``nocturne: LEVEL: message``."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(name)s: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    logging.getLogger("libav").setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:

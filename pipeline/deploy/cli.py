@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from .engine_info import PRECISIONS, BuildOptions, frame_shape
-from .enhancers.neural import NEURAL_MODELS
-from .errors import ConfigError, NocturneError
+from ..enhancers.neural import NEURAL_MODELS
+from ..errors import ConfigError, NocturneError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                "--precision fp16   # Jetson DLA")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", choices=MODELS, help="export this registered model and build it")
-    src.add_argument("--onnx", help="build this uint8-frame ONNX graph (pipeline.export)")
+    src.add_argument("--onnx", help="build this uint8-frame ONNX graph (pipeline.deploy.export)")
     p.add_argument("--weights", help="with --model: a weights file (default: the shipped one)")
     p.add_argument("--precision", default="fp16", choices=PRECISIONS)
     p.add_argument("--shape", metavar="WxH", help="fixed frame size (min = opt = max)")
@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def options_from_args(args: argparse.Namespace, onnx_path: str) -> BuildOptions:
     """Validated build options from the parsed command line."""
-    from .enhancers.onnx_runtime import default_engines_dir
+    from ..enhancers.onnx_runtime import default_engines_dir
 
     engines = args.engines_dir or default_engines_dir()
     if args.shape:
@@ -88,7 +88,7 @@ def options_from_args(args: argparse.Namespace, onnx_path: str) -> BuildOptions:
 
 def _export_model(args: argparse.Namespace) -> str:
     """Export ``--model`` (with ``--weights``) to the keyed ONNX cache; returns the path."""
-    from .enhancers import build_enhancer
+    from ..enhancers import build_enhancer
 
     # host_lut off: the engine runs the whole uint8 frame graph, curve lookup included
     enhancer = build_enhancer("onnxruntime", where="--model", model=args.model,

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:

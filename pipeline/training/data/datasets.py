@@ -15,13 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import ConfigError
+from ...errors import ConfigError
+from ...media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: F401  (VIDEO_EXTENSIONS re-exported)
 from .synth import NightReference, SynthConfig, synthesize
-
-#: file extensions read as images
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-#: file extensions read as videos (frames sampled with PyAV)
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m4v")
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ConfigError, EngineBuildError
+from ..errors import ConfigError, EngineBuildError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 Precision = Literal["fp32", "fp16", "int8"]

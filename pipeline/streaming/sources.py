@@ -32,13 +32,13 @@ import av
 import cv2
 import numpy as np
 
-from .config import SourceConfig
-from .errors import SourceError
+from ..config import SourceConfig
+from ..errors import SourceError
+from ..media import IMAGE_EXTENSIONS
 from .frame import Frame, rgb_from_video_frame
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SCHEMES = ("file", "rtsp", "rtsps", "v4l2", "csi")
 
 

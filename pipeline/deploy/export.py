@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError, EngineBuildError
+from ..errors import ConfigError, EngineBuildError
 
 log = logging.getLogger(__name__)
 

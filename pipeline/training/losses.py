@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def spatial_consistency(x: torch.Tensor, y: torch.Tensor, patch: int = 4) -> torch.Tensor:
@@ -231,7 +231,7 @@ class AdversarialLoss(nn.Module):
                  w_rec: float = 100.0, w_adv: float = 1.0, lr: float = 2e-4,
                  betas: tuple[float, float] | list[float] = (0.5, 0.999)) -> None:
         super().__init__()
-        from .models.discriminators import create_discriminator
+        from ..models.discriminators import create_discriminator
 
         spec = dict(discriminator or {"type": "patchgan"})
         if "type" not in spec:

@@ -29,8 +29,8 @@ import av
 import cv2
 import numpy as np
 
-from .config import SinkConfig
-from .errors import SinkError
+from ..config import SinkConfig
+from ..errors import SinkError
 from .frame import Frame, video_frame_from_rgb
 
 log = logging.getLogger(__name__)
