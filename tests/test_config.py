@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.config import Config, load_config
 from pipeline.errors import ConfigError
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 RUN_CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if not p.name.startswith("train_"))

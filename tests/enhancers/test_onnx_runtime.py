@@ -14,7 +14,7 @@ from pipeline.errors import ConfigError, EnhancerError
 from pipeline.deploy.export import export_onnx
 from pipeline.models import create_model
 from tests.clips import make_clip, probe
-from tests.test_cli import assert_clean_error, run_cli
+from tests.common import assert_clean_error, run_cli
 
 
 def _frames(n: int = 2, h: int = 45, w: int = 70, seed: int = 0) -> np.ndarray:

@@ -13,8 +13,9 @@ from pipeline.models import MODELS, count_parameters, create_model
 from pipeline.models.checkpoints import load_state, load_weights
 from pipeline.models.curves import CurveLUT, apply_curves, apply_curves_uint8
 from pipeline.models.zero_dce_pp import downscale, downscale_frames
+from tests.common import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "official"
+SHARED = SHARED_DATA / "official"
 needs_official = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"official checkpoints not found at {SHARED} (../shared absent)")
 

@@ -21,10 +21,10 @@ from pipeline.models.vgg16 import (TORCHVISION_CONV_INDICES, VGG16Encoder, conv_
                                    load_torchvision_vgg16)
 from pipeline.training.trainer import Trainer, load_recipe
 from tests.clips import make_clip, probe
+from tests.common import ROOT, SHARED_DATA, run_cli
 from tests.flash import FLASH_MODELS, TEST_WIDTH, flash_weights
-from tests.test_cli import run_cli
 
-FAID = Path(__file__).resolve().parents[2] / "shared" / "data" / "flash_ambient"
+FAID = SHARED_DATA / "flash_ambient"
 needs_faid = pytest.mark.skipif(
     not FAID.is_dir(), reason=f"flash/ambient sample pairs not found at {FAID} (../shared absent)")
 
@@ -136,7 +136,7 @@ def test_adversarial_loss_updates_the_discriminator_only_when_asked() -> None:
 
 
 def _recipe(name: str, tmp_path: Path) -> str:
-    text = (Path(__file__).resolve().parents[1] / "configs" / f"train_{name}.yaml").read_text()
+    text = (ROOT / "configs" / f"train_{name}.yaml").read_text()
     path = tmp_path / f"train_{name}.yaml"
     path.write_text(text)
     return str(path)

@@ -11,25 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.clips import make_clip, probe
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "run_stream.py"), *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+from tests.common import ROOT, assert_clean_error, run_cli
 
 
-def assert_clean_error(proc: subprocess.CompletedProcess[str], pattern: str,
-                       code: int | None = None) -> None:
-    """Non-zero exit, no traceback, the error on one stderr line matching ``pattern``."""
-    assert proc.returncode != 0, proc.stderr
-    if code is not None:
-        assert proc.returncode == code, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 1, proc.stderr
-    assert __import__("re").search(pattern, errors[0]), errors[0]
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from pipeline.batch.job import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Job, Man
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from tests.clips import make_clip, make_drive, probe
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CREATED = "2026-11-20T21:15:00.000000Z"
 
 

@@ -14,8 +14,8 @@ import pytest
 from pipeline.training.evaluate import main, parse_enhancer_spec
 from pipeline.errors import ConfigError
 from pipeline.training.metrics import psnr
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _paired_folder(root: Path, count: int = 3) -> Path:

@@ -13,8 +13,8 @@ import pytest
 from pipeline.deploy.engine_info import (BuildOptions, EngineInfo, EngineMismatchError, build_path_for,
                                   frame_shape, parse_version)
 from pipeline.errors import ConfigError, EngineBuildError, EnhancerError
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _has(module: str) -> bool:

@@ -14,10 +14,10 @@ from pipeline.enhancers.neural import default_weights
 from pipeline.errors import ConfigError, EnhancerError
 from pipeline.models import create_model
 from tests.clips import make_clip, probe
-from tests.test_cli import run_cli
+from tests.common import SHARED_DATA, assert_clean_error, run_cli
 
 NEURAL = ["unet_gn", "zero_dce", "zero_dce_pp"]
-OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "official"
+OFFICIAL = SHARED_DATA / "official"
 needs_official = pytest.mark.skipif(
     not OFFICIAL.is_dir(), reason=f"official checkpoints not found at {OFFICIAL} (../shared absent)")
 
@@ -143,8 +143,6 @@ def test_file_job_with_a_neural_enhancer(tmp_path: Path) -> None:
 
 
 def test_cli_bad_weights_is_one_line(tmp_path: Path) -> None:
-    from tests.test_cli import assert_clean_error
-
     clip = make_clip(tmp_path / "night.mp4", seconds=0.5)
     proc = run_cli("-i", str(clip), "-o", str(tmp_path / "o.mp4"), "--enhancer", "zero_dce",
                    "--set", f"enhancer.weights={tmp_path / 'missing.pth'}")

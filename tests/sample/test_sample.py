@@ -19,8 +19,8 @@ from pipeline.sample import (
     render_night_frames,
     write_night_clip,
 )
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def frames(width: int = 160, height: int = 96, n: int = 8, fps: float = 15.0,
