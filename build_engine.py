@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from pipeline.deploy.cli import main
-
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        # imported here, so a Ctrl-C while the libraries load (torch takes seconds) ends
+        # quietly too, with the conventional status 128 + SIGINT
+        from pipeline.deploy.cli import main
+
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -13,15 +13,35 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Union
+from urllib.parse import urlsplit
 
 import yaml
 
 from .errors import ConfigError
+
+
+class YamlLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads YAML 1.2 numbers: ``1e-9`` and ``5E3`` are floats
+    (YAML 1.1 wants a dot, ``1.0e-9``, and would keep them as text)."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with YAML 1.2 numbers (see ``YamlLoader``)."""
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 @dataclass(frozen=True)
@@ -193,6 +213,8 @@ def _check_value(value: Any, tp: Any, path: str, where: _Where) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where(path)}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where(path)}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -273,6 +295,48 @@ def _validate_ranges(cfg: Config, where: _Where) -> None:
         raise ConfigError(f"{where('run.stats_interval_s')}: must be >= 0")
     if cfg.sink.crf is not None and not 0 <= cfg.sink.crf <= 63:
         raise ConfigError(f"{where('sink.crf')}: must be in 0..63, got {cfg.sink.crf}")
+    _validate_sink(cfg.sink, where)
+    for key, uri in (("source.uri", cfg.source.uri), ("sink.uri", cfg.sink.uri)):
+        if uri is not None:
+            if "\0" in uri:
+                raise ConfigError(f"{where(key)}: contains a NUL character")
+            try:
+                urlsplit(uri)
+            except ValueError as exc:
+                raise ConfigError(f"{where(key)}: not a valid URI or path ({exc}): {uri!r}") \
+                    from None
+
+
+def _validate_sink(sink: SinkConfig, where: _Where) -> None:
+    """The encoder, pixel format, bit rate and image format exist (FFmpeg, OpenCV)."""
+    import av
+    import cv2
+
+    try:
+        codec = av.codec.Codec(sink.codec, "w")
+    except (ValueError, av.error.FFmpegError):
+        raise ConfigError(f"{where('sink.codec')}: no encoder named {sink.codec!r} in this "
+                          "FFmpeg (for example libx264, libx265, mpeg4)") from None
+    if codec.type != "video":
+        raise ConfigError(f"{where('sink.codec')}: {sink.codec!r} is an {codec.type} encoder, "
+                          "not a video encoder")
+    try:
+        av.video.format.VideoFormat(sink.pix_fmt)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{where('sink.pix_fmt')}: unknown pixel format {sink.pix_fmt!r} "
+                          "(for example yuv420p)") from None
+    supported = [f.name for f in (codec.video_formats or ())]
+    if supported and sink.pix_fmt not in supported:
+        raise ConfigError(f"{where('sink.pix_fmt')}: {sink.codec} cannot encode "
+                          f"{sink.pix_fmt!r}; it takes {', '.join(supported)}")
+    if sink.bitrate is not None and not re.fullmatch(
+            r"\s*\d+(?:\.\d+)?\s*[kKmMgG]?\s*(?:bps|b)?\s*", sink.bitrate):
+        raise ConfigError(f"{where('sink.bitrate')}: expected a number like 4M or 800k, "
+                          f"got {sink.bitrate!r}")
+    fmt = sink.image_format.lstrip(".").lower()
+    if not re.fullmatch(r"[a-z0-9]+", fmt) or not cv2.haveImageWriter(f"x.{fmt}"):
+        raise ConfigError(f"{where('sink.image_format')}: cannot write images of type "
+                          f"{sink.image_format!r}; use png, jpg, bmp, tif or webp")
 
 
 def _apply_override(raw: dict[str, Any], assignment: str) -> str:
@@ -282,7 +346,7 @@ def _apply_override(raw: dict[str, Any], assignment: str) -> str:
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {assignment!r}: expected KEY.PATH=VALUE")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = parse_yaml(text) if text.strip() else None
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {key}: value {text!r} is not valid YAML: {exc}") from None
     node = raw
@@ -302,13 +366,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Parse a YAML config file into a dict (empty file → empty dict)."""
     p = Path(path)
     try:
+        if p.is_dir():
+            raise ConfigError(f"config {p} is a folder, not a YAML file")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {p}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a YAML text file (byte {exc.start} is not UTF-8)") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
     if data is None:

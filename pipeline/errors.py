@@ -5,6 +5,8 @@ stderr and an exit code, so a user mistake never shows a traceback.
 """
 from __future__ import annotations
 
+import re
+
 
 class NocturneError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -28,3 +30,11 @@ class EnhancerError(NocturneError, RuntimeError):
 
 class EngineBuildError(NocturneError, RuntimeError):
     """Building an inference engine (ONNX export, TensorRT) failed."""
+
+
+def reason(exc: BaseException) -> str:
+    """A short, readable reason from an OS/FFmpeg error: its text without the ``[Errno N]``
+    prefix (FFmpeg's codes are large negative tags such as 1094995529) or a repeated path."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(text))
+    return text.split(": '")[0].strip() or type(exc).__name__

@@ -1,7 +1,48 @@
-"""File kinds every job agrees on: which suffixes are images and which are videos."""
+"""File kinds and names every job agrees on: which suffixes are images and videos, the temporary
+name an output is written under until it is complete, and whether two paths are one file."""
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 #: still images read by image-folder sources, training and calibration
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: video containers the batch job looks for and training/calibration sample frames from
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m4v")
+#: marks a temporary output: ``.NAME.nocturne-partial.EXT`` beside the final ``NAME.EXT``
+PARTIAL_TAG = ".nocturne-partial"
+
+
+def is_partial(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a temporary output (never an input, never a final name)."""
+    name = Path(path).name
+    return name.startswith(".") and PARTIAL_TAG in name
+
+
+def partial_path(path: str | os.PathLike[str]) -> Path:
+    """The temporary name ``path`` is written under until complete (same folder, same suffix,
+    so the container is still known from it); a temporary name is its own."""
+    p = Path(path)
+    if is_partial(p):
+        return p
+    return p.with_name(f".{p.stem}{PARTIAL_TAG}{p.suffix}")
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same resolved path (symbolic links followed)
+    or, where both exist, the same inode (hard links)."""
+    try:
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (after resolving links)."""
+    try:
+        p, f = Path(path).resolve(), Path(folder).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return p == f or f in p.parents

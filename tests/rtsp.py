@@ -180,6 +180,16 @@ class RtspServer:
         time.sleep(down_s)
         self.start(timeout)
 
+    def freeze(self, seconds: float) -> None:
+        """Stop the server process (SIGSTOP) for ``seconds``, then let it go on: the TCP
+        connection stays open but nothing arrives, like a camera that hangs."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            self._proc.send_signal(signal.SIGCONT)
+
     def __enter__(self) -> RtspServer:
         return self.start()
 

@@ -8,7 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.batch.cli import main  # noqa: E402
-
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        # imported here, so a Ctrl-C while the libraries load (torch takes seconds) ends
+        # quietly too, with the conventional status 128 + SIGINT
+        from pipeline.batch.cli import main
+
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

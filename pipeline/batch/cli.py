@@ -35,9 +35,10 @@ import sys
 from pathlib import Path
 
 from ..config import Config, load_config
-from ..errors import ConfigError, NocturneError
-from .job import (EXIT_FAILED, EXIT_USAGE, Manifest, discover, pending_jobs, plan_jobs,
-                  remove_stale_partials, settings_fingerprints, write_reports)
+from ..errors import ConfigError, NocturneError, reason
+from ..media import same_file
+from .job import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Manifest, discover, pending_jobs,
+                  plan_jobs, remove_stale_partials, settings_fingerprints, write_reports)
 from .local import run_local
 
 log = logging.getLogger("nocturne.batch")
@@ -95,6 +96,13 @@ def load_batch_config(args: argparse.Namespace) -> Config:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a batch from command-line arguments; returns the exit code."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before a job's own handling (set-up, the enhancer loading)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     from ..logs import setup_logging
 
     args = build_parser().parse_args(argv)
@@ -112,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--cpus-per-worker must be > 0")
         cfg = load_batch_config(args)
         out_dir = Path(args.output)
-        files = discover(args.inputs, args.list, args.pattern, not args.no_recursive)
+        for item in args.inputs:
+            if Path(item).is_dir() and same_file(item, out_dir):
+                raise ConfigError(f"--output {args.output!r} is the input folder {item!r}; "
+                                  "its outputs would replace the originals; choose another "
+                                  "folder (one inside it is fine: it is skipped as input)")
+        files = discover(args.inputs, args.list, args.pattern, not args.no_recursive,
+                         output=out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         stale = remove_stale_partials(out_dir)
         if stale:
@@ -134,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"batch.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (NocturneError, OSError) as exc:
+    except NocturneError as exc:
         print(f"batch.py: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"batch.py: error: {where}{reason(exc)}", file=sys.stderr)
         return EXIT_FAILED
     summary.records = unreadable + skipped + summary.records
     json_path, csv_path = write_reports(out_dir, summary.records)

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..config import Config, to_dict
-from ..errors import ConfigError, NocturneError
-from ..media import VIDEO_EXTENSIONS
+from ..errors import ConfigError, NocturneError, reason
+from ..media import PARTIAL_TAG, VIDEO_EXTENSIONS, is_partial, is_within, partial_path, same_file
 
 log = logging.getLogger("nocturne.batch")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TRUNCATED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 MANIFEST_NAME = ".nocturne-manifest.json"
-PARTIAL_TAG = ".nocturne-partial"
 REPORT_FIELDS = ("input", "output", "status", "frames", "duration_s", "wall_s", "fps",
                  "enhancer", "container", "dropped_streams", "attempts", "worker", "error")
 #: containers an output may be written in, and the suffix they get
@@ -47,7 +46,7 @@ class Job:
     @property
     def partial(self) -> Path:
         """The temporary name the output is written under (same folder, same container)."""
-        return self.output.with_name(f".{self.output.stem}{PARTIAL_TAG}{self.output.suffix}")
+        return partial_path(self.output)
 
 
 @dataclass
@@ -87,32 +86,33 @@ def _matches(path: Path, pattern: str | None) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
-def _is_partial(path: Path) -> bool:
-    return path.name.startswith(".") and PARTIAL_TAG in path.name
-
-
 def discover(inputs: Sequence[str], lists: Sequence[str] = (), pattern: str | None = None,
-             recursive: bool = True) -> list[tuple[Path, Path]]:
+             recursive: bool = True, output: Path | None = None) -> list[tuple[Path, Path]]:
     """``(file, relative path)`` of every input, in a stable order.
 
-    A folder contributes its video files (or those matching ``pattern``), relative to itself;
-    a file contributes itself, by name; a list file its entries, relative to their common
-    folder. Two inputs with the same relative path are a ``ConfigError`` (they would write the
-    same output).
+    A folder contributes its regular video files (or those matching ``pattern``), relative to
+    itself; a file contributes itself, by name; a list file its entries, relative to their
+    common folder. Two inputs with the same relative path are a ``ConfigError`` (they would
+    write the same output). The ``output`` folder, when it lies inside an input folder, is not
+    walked (a rerun must not enhance its own outputs), and temporaries are never inputs.
     """
     found: list[tuple[Path, Path]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            skip = (output if output is not None and is_within(output, path)
+                    and not same_file(output, path) else None)
             walker = path.rglob("*") if recursive else path.glob("*")
             files = sorted(p for p in walker if p.is_file() and _matches(p, pattern)
-                           and not _is_partial(p))
+                           and not is_partial(p) and not (skip and is_within(p, skip)))
             if not files:
                 raise ConfigError(f"no video files{f' matching {pattern!r}' if pattern else ''} "
                                   f"under {item!r}")
             found += [(p, p.relative_to(path)) for p in files]
         elif path.is_file():
             found.append((path, Path(path.name)))
+        elif path.exists():
+            raise ConfigError(f"input {item!r} is not a regular file or a folder")
         else:
             raise ConfigError(f"input {item!r} does not exist")
     for item in lists:
@@ -154,7 +154,7 @@ def probe_streams(path: Path) -> list[tuple[str, str]]:
             return [(s.type, s.codec_context.name if s.codec_context else "unknown")
                     for s in container.streams if s.type != "video"]
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise NocturneError(f"cannot open {path}: {exc}") from None
+        raise NocturneError(f"cannot open {path}: {reason(exc)}") from None
 
 
 def choose_container(path: Path, streams: Sequence[tuple[str, str]],
@@ -188,6 +188,12 @@ def plan_jobs(files: Iterable[tuple[Path, Path]], out_dir: Path,
     jobs, failed = [], []
     taken: dict[Path, Path] = {}
     for file, rel in files:
+        if is_within(file, out_dir) and same_file(file.parent, out_dir / rel.parent):
+            # the mirrored output of this input would be in its own folder: with the same
+            # container it would be the input itself
+            raise ConfigError(f"output folder {str(out_dir)!r} is the folder of input "
+                              f"{str(file)!r}; its outputs would replace the originals; "
+                              "choose another --output")
         try:
             chosen, reason = choose_container(file, probe_streams(file), container)
         except NocturneError as exc:
@@ -329,9 +335,12 @@ def process_job(job: Job, cfg: Config, enhancer: Any, settings: str, progress: b
     t0 = time.monotonic()
     try:
         result = pipeline.run()
-    except (NocturneError, OSError, MemoryError) as exc:
+    except Exception as exc:  # noqa: BLE001: one file's content must never end the batch
         job.partial.unlink(missing_ok=True)
-        rec.error = str(exc)
+        rec.error = str(exc) if isinstance(exc, NocturneError) else (
+            f"{type(exc).__name__}: {reason(exc)}")
+        if not isinstance(exc, (NocturneError, OSError, MemoryError)):
+            log.debug("%s failed", job.input, exc_info=exc)
         rec.wall_s = round(time.monotonic() - t0, 3)
         return rec
     rec.wall_s = round(time.monotonic() - t0, 3)

@@ -22,7 +22,7 @@ def run_local(jobs: Sequence[Job], cfg: Config, manifest: Manifest, settings: di
     records: list[FileRecord] = []
     enhancer = build_enhancer(cfg.enhancer.type, **dict(cfg.enhancer.params))
     bar = tqdm(total=len(jobs), unit="file", desc="batch", file=sys.stderr, position=0,
-               disable=not progress, dynamic_ncols=True)
+               disable=not progress or not sys.stderr.isatty(), dynamic_ncols=True)
     interrupted = False
     try:
         enhancer.start()

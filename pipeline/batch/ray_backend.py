@@ -97,7 +97,7 @@ def run_ray(jobs: Sequence[Job], cfg: Config, manifest: Manifest, settings: dict
     records: list[FileRecord] = []
     running: dict[Any, tuple[Any, Job]] = {}
     bar = tqdm(total=len(jobs), unit="file", desc="batch (ray)", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+               disable=not progress or not sys.stderr.isatty(), dynamic_ncols=True)
     interrupted = False
 
     def submit(actor: Any) -> None:

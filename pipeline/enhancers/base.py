@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import os
 from types import TracebackType
 from typing import Any
 
@@ -9,6 +10,23 @@ import numpy as np
 
 from ..errors import EnhancerError
 from ..registry import Registry
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. under ``taskset`` or a container
+    quota's cpuset), not the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """Intra-op threads of a CPU enhancer when ``threads`` is not given: half the available
+    cores. The decoder and the encoder run beside the enhancer and need cores too; a pool as
+    wide as the machine stalls at every operator barrier when one of its threads loses its
+    core (``tools/bench_threads.py``: ``zero_dce_pp`` on 2 cores with one core busy, 2
+    threads ran hundreds of ms per frame, 1 thread a few ms)."""
+    return max(1, available_cores() // 2)
 
 
 class Enhancer(abc.ABC):

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, EnhancerError
-from .base import Enhancer, register_enhancer
+from .base import Enhancer, default_threads, register_enhancer
 
 if TYPE_CHECKING:
     import torch
@@ -66,7 +66,8 @@ class TorchEnhancer(Enhancer):
         weights: a weights file (state dict, see ``pipeline.models.checkpoints``); ``None``
             uses the shipped one.
         device: ``cpu``, ``cuda`` or ``cuda:N``.
-        threads: intra-op CPU threads for torch (``None`` leaves torch's default).
+        threads: intra-op CPU threads for torch; ``None``: half the available cores
+            (``default_threads``), leaving room for the decoder and the encoder.
     """
 
     #: the registered model this enhancer runs
@@ -117,8 +118,8 @@ class TorchEnhancer(Enhancer):
         if device.type == "cuda" and not torch.cuda.is_available():
             raise EnhancerError(f"enhancer {self.name!r}: device {self.device_name!r} asked "
                                 f"for, but torch sees no CUDA device")
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
+        if device.type == "cpu":
+            torch.set_num_threads(self.threads or default_threads())
         self.model.to(device)
         self.device = device
 

@@ -18,8 +18,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import ConfigError, EngineBuildError, EnhancerError
-from .base import Enhancer, register_enhancer
+from ..errors import ConfigError, EngineBuildError, EnhancerError, reason
+from .base import Enhancer, default_threads, register_enhancer
 from .neural import apply_rows
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ class OnnxRuntimeEnhancer(Enhancer):
         model: the registered model (``unet_gn``, ``zero_dce``, ``zero_dce_pp``).
         weights: its weights file; ``None``: the shipped weights.
         onnx: an already exported uint8-frame graph to run instead of exporting.
-        threads: ONNX Runtime intra-op threads; ``None``: one per physical core.
+        threads: ONNX Runtime intra-op threads; ``None``: half the available cores
+            (``default_threads``), leaving room for the decoder and the encoder.
         model_args: extra arguments of the model, e.g. ``{scale: 12}`` for Zero-DCE++.
         opset: opset of the export (<= 20).
         cache_dir: folder of exported graphs (``onnx/`` below it); ``None``:
@@ -117,6 +118,15 @@ class OnnxRuntimeEnhancer(Enhancer):
             raise EnhancerError(f"enhancer {self.name!r}: {str(self.onnx_path)!r} is missing")
         log.info("exporting %s to %s (first use of these weights)", self.model_name,
                  self.onnx_path)
+        folder = self.onnx_path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(13, "not writable", str(folder))
+        except OSError as exc:
+            raise EnhancerError(f"enhancer {self.name!r}: cannot write the exported graph to "
+                                f"{str(folder)!r} ({reason(exc)}); set enhancer.cache_dir "
+                                "(or $NOCTURNE_ENGINES) to a writable folder") from None
         report = export_onnx(getattr(self._torch, "model"), self.onnx_path,
                              name=self.model_name, io=self.io, opset=self.opset)
         self.onnx_path.with_suffix(".json").write_text(report.to_json() + "\n")
@@ -134,8 +144,8 @@ class OnnxRuntimeEnhancer(Enhancer):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        if self.threads is not None:
-            options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = self.threads or default_threads()
+        options.inter_op_num_threads = 1
         # No spin-waiting between runs: in the pipeline the decoder and the encoder need the
         # same cores, and spinning ORT threads starve them (measured: tools/bench.py).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -1,7 +1,9 @@
 """``run_stream.py``: enhance a live stream or a recorded file.
 
 Exit codes: 0 done; 1 a source, sink or enhancer failed; 2 bad command line or config;
-3 the input ended early (truncated or corrupt) — the output holds the frames decoded.
+3 the input ended early (truncated or corrupt) — the output holds the frames decoded;
+130 interrupted (Ctrl-C) before the run started. A Ctrl-C during the run stops it gracefully:
+the frames in flight are written and the output finalized (exit 0).
 """
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ import sys
 
 from ..config import load_config, read_yaml
 from ..enhancers import ENHANCERS
-from ..errors import ConfigError, NocturneError
+from ..errors import ConfigError, NocturneError, reason
 from ..logs import setup_logging
 
 log = logging.getLogger("nocturne")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TRUNCATED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TRUNCATED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 URI_HELP = """\
 source URIs:
@@ -36,7 +38,8 @@ sink URIs:
                                    one image per frame
   null://                          discard (benchmarks)
 
-exit codes: 0 done, 1 failed, 2 bad arguments or config, 3 input truncated (output finalized)
+exit codes: 0 done, 1 failed, 2 bad arguments or config, 3 input truncated or corrupt (output
+finalized with the frames decoded), 130 interrupted before the run started
 """
 
 
@@ -115,9 +118,15 @@ def _list_enhancers() -> None:
         print(f"{name}: {described}")
 
 
-
 def main(argv: list[str] | None = None) -> int:
     """Run the streaming pipeline from command-line arguments; returns the exit code."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before the run's own SIGINT handler (set-up, model export)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     from .runner import Pipeline
 
     parser = build_parser()
@@ -128,24 +137,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, _overrides(args))
     except ConfigError as exc:
-        print(f"run_stream.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(exc, EXIT_USAGE)
     level = "debug" if args.verbose else "warning" if args.quiet else cfg.run.log_level
     setup_logging(level)
     try:
         result = Pipeline(cfg).run()
     except ConfigError as exc:
-        print(f"run_stream.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except NocturneError as exc:
-        print(f"run_stream.py: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (OSError, MemoryError) as exc:
-        print(f"run_stream.py: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _error(exc, EXIT_USAGE)
+    except (NocturneError, OSError, MemoryError) as exc:
+        return _error(exc, EXIT_FAILED)
     if result.truncated:
         print(f"run_stream.py: error: input ended early (truncated or corrupt); "
               f"{result.stats.frames_out} frames written", file=sys.stderr)
         return EXIT_TRUNCATED
     return EXIT_OK
 
+
+def _error(exc: BaseException, code: int) -> int:
+    """One ``error:`` line on stderr (an OS error keeps its file name), and the exit code."""
+    text = str(exc) if isinstance(exc, NocturneError) else _os_error_text(exc)
+    print(f"run_stream.py: error: {text}", file=sys.stderr)
+    return code
+
+
+def _os_error_text(exc: BaseException) -> str:
+    filename = getattr(exc, "filename", None)
+    text = reason(exc)
+    return f"{filename}: {text}" if filename else text

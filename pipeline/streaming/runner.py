@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ..config import Config, to_dict
 from ..enhancers import Enhancer, build_enhancer, check_batch
 from ..errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
+from ..media import same_file
 from .frame import Frame
 from .sinks import Sink, StreamInfo, create_sink
 from .sources import Source, SourceTimeout, create_source
@@ -133,6 +134,8 @@ class Pipeline:
                 if not cfg.sink.uri:
                     raise ConfigError("no sink: give --sink URI (or sink.uri in the config)")
                 self.sink = create_sink(cfg.sink.uri, cfg.sink)
+            # before anything is opened for writing: an output must never replace an input
+            refuse_overwriting_inputs(self.source, self.sink, cfg.run.stats_json)
             self.sink.open(StreamInfo(
                 width=self.source.width,
                 height=self.source.height,
@@ -405,12 +408,12 @@ class Pipeline:
             total = min(total, self.cfg.run.max_frames)
         if show is None:
             show = (not self.source.live) and total is not None
-        if not show:
+        # a bar is a terminal's redraw: redirected to a file or a CI log it would write cursor
+        # escapes, so there the periodic stats lines and the final "done:" line stand in
+        if not show or not sys.stderr.isatty():
             return None
-        # a log file or CI console gets a line every few seconds, not a redraw every 0.1 s
-        interval = 0.1 if sys.stderr.isatty() else 5.0
         return tqdm(total=total, unit="frame", desc=self.label or "enhance", file=sys.stderr,
-                    dynamic_ncols=True, leave=self.label is None, mininterval=interval)
+                    dynamic_ncols=True, leave=self.label is None)
 
     def _install_signals(self) -> dict[int, Any]:
         """SIGINT/SIGTERM stop the run gracefully (main thread only; others keep theirs)."""
@@ -450,10 +453,34 @@ class Pipeline:
         if isinstance(self.sink, Sink) and hasattr(self.sink, "copy_packets"):
             data["copied_packets"] = getattr(self.sink, "copy_packets")
             data["dropped_streams"] = getattr(self.sink, "dropped_streams", [])
+            data["copy_dropped_packets"] = sum(getattr(self.sink, "copy_dropped", {}).values())
+        data["resized_frames"] = getattr(self.source, "resized_frames", 0)
         try:
             Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise SinkError(f"cannot write stats to {path}: {exc.strerror or exc}") from None
+
+
+def refuse_overwriting_inputs(source: Source, sink: Sink, stats_json: str | None = None) -> None:
+    """``ConfigError`` when the sink (or the stats file) would write over one of the source's
+    files: the same path, a symbolic or a hard link to it, or the folder of input images."""
+    inputs = source.input_files()
+    if not inputs:
+        return
+    targets = [("sink", p) for p in sink.output_files()]
+    if stats_json:
+        targets.append(("run.stats_json", stats_json))
+    for what, target in targets:
+        for path in inputs:
+            if same_file(path, target):
+                raise ConfigError(f"{what} {target!r} is the input file {path!r}: it would be "
+                                  "overwritten; choose another output")
+    folder = sink.output_folder()
+    if folder is not None:
+        for parent in sorted({str(Path(p).parent) for p in inputs}):
+            if same_file(parent, folder):
+                raise ConfigError(f"sink folder {folder!r} holds the input images; choose "
+                                  "another output folder")
 
 
 def run_pipeline(cfg: Config) -> RunResult:

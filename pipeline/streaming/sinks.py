@@ -30,7 +30,8 @@ import cv2
 import numpy as np
 
 from ..config import SinkConfig
-from ..errors import SinkError
+from ..errors import SinkError, reason as _reason
+from ..media import partial_path
 from .frame import Frame, video_frame_from_rgb
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,14 @@ class Sink(abc.ABC):
         """One line for logs."""
         return f"{type(self).__name__} {self.uri}"
 
+    def output_files(self) -> list[str]:
+        """The files this sink will create or replace (checked against the inputs)."""
+        return []
+
+    def output_folder(self) -> str | None:
+        """The folder this sink fills with files of its own naming, if any."""
+        return None
+
 
 def _check_writable_dir(directory: Path, uri: str) -> None:
     if not directory.exists():
@@ -122,6 +131,10 @@ class FileSink(Sink):
         self.copy_in: av.container.InputContainer | None = None
         self.copy_map: dict[int, av.stream.Stream] = {}
         self.copy_packets = 0
+        #: copied packets left out for broken timestamps, per source stream index
+        self.copy_dropped: dict[int, int] = {}
+        self._copy_last_dts: dict[int, int] = {}
+        self.partial = partial_path(path)
         self.dropped_streams: list[str] = []
         self._copy_iter = None
         self._copy_pending: av.Packet | None = None
@@ -138,20 +151,36 @@ class FileSink(Sink):
         _check_writable_dir(path.parent if str(path.parent) else Path("."), self.uri)
         if path.is_dir():
             raise SinkError(f"cannot write {self.uri}: it is a folder")
+        # the file is encoded under a temporary name and renamed when finalized, so a failed
+        # or killed run never leaves a half file under the final name
+        self.partial = partial_path(path)
         try:
-            self.container = av.open(self.path, mode="w")
+            # FFmpeg opens the file only at the first packet: create it now, so a path that
+            # cannot be written fails here, before any work, with its name
+            with open(self.partial, "wb"):
+                pass
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.uri}: {exc.strerror or exc}") from None
+        try:
+            self.container = av.open(str(self.partial), mode="w")
         except ValueError as exc:
+            self.partial.unlink(missing_ok=True)
             raise SinkError(f"cannot write {self.uri}: unknown container for this file name "
                             f"({exc}); use .mp4, .mkv or .mov") from None
         except (av.error.FFmpegError, OSError) as exc:
-            raise SinkError(f"cannot write {self.uri}: {exc.strerror or exc}") from None
+            self.partial.unlink(missing_ok=True)
+            raise SinkError(f"cannot write {self.uri}: {_reason(exc)}") from None
         try:
             self._setup_video(info)
             if info.copy_streams_from and (self.cfg.copy_audio or self.cfg.copy_other_streams):
                 self._setup_copy(info.copy_streams_from)
         except BaseException:
             self._abandon()
+            self.partial.unlink(missing_ok=True)
             raise
+
+    def output_files(self) -> list[str]:
+        return [self.path]
 
     def _setup_video(self, info: StreamInfo) -> None:
         assert self.container is not None
@@ -164,11 +193,16 @@ class FileSink(Sink):
         self._live = info.live
         try:
             stream = self.container.add_stream(cfg.codec, rate=self._fps)
-        except (ValueError, av.error.FFmpegError) as exc:
+        except (ValueError, TypeError, av.error.FFmpegError) as exc:
             raise SinkError(f"sink.codec: encoder {cfg.codec!r} is not available: {exc}") from None
+        if stream.type != "video":
+            raise SinkError(f"sink.codec: {cfg.codec!r} is not a video encoder")
         stream.width = width + self._pad[0]
         stream.height = height + self._pad[1]
-        stream.pix_fmt = cfg.pix_fmt
+        try:
+            stream.pix_fmt = cfg.pix_fmt
+        except ValueError as exc:
+            raise SinkError(f"sink.pix_fmt: {exc}") from None
         # Offline: keep the source's own time base and timestamps (VFR-safe).
         # Live: timestamps come from the capture clock, because a camera's or an RTSP server's
         # pts restart on every reconnect.
@@ -207,7 +241,7 @@ class FileSink(Sink):
                 continue
             try:
                 self.copy_map[s.index] = self.container.add_stream_from_template(s)
-            except (ValueError, av.error.FFmpegError) as exc:
+            except (ValueError, TypeError, AttributeError, av.error.FFmpegError) as exc:
                 log.debug("cannot copy %s: %s", label, exc)
                 self.dropped_streams.append(label)
         if self.dropped_streams:
@@ -248,9 +282,31 @@ class FileSink(Sink):
             if t is not None and ts * packet.time_base > t:
                 self._copy_pending = packet
                 return
-            packet.stream = self.copy_map[packet.stream.index]
-            self.container.mux(packet)
+            index = packet.stream.index
+            last = self._copy_last_dts.get(index)
+            if last is not None and packet.dts < last:
+                # broken timestamps (a track whose samples all sit at DTS 0, a repeated DTS):
+                # the muxer would refuse the packet and end the run; drop it and report
+                self._drop_copied(index)
+                continue
+            dts = packet.dts  # in the source's time base (mux rescales the packet in place)
+            packet.stream = self.copy_map[index]
+            try:
+                self.container.mux(packet)
+            except ValueError:  # av.error.ArgumentError: the muxer refused this packet
+                self._drop_copied(index)
+                continue
+            self._copy_last_dts[index] = dts
             self.copy_packets += 1
+
+    def _drop_copied(self, index: int) -> None:
+        self.copy_dropped[index] = self.copy_dropped.get(index, 0) + 1
+
+    def _report_copy_drops(self) -> None:
+        if self.copy_dropped:
+            dropped = ", ".join(f"{n} from stream #{i}" for i, n in sorted(self.copy_dropped.items()))
+            log.warning("%s: copied side streams have broken timestamps; packets left out: %s",
+                        self.path, dropped)
 
     def _timestamp(self, frame: Frame) -> int:
         """The output pts of ``frame`` in the stream time base, strictly increasing."""
@@ -287,36 +343,67 @@ class FileSink(Sink):
         try:
             for packet in self.stream.encode(vf):
                 self.container.mux(packet)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise SinkError(f"writing {self.uri} failed: {exc}") from None
-        self._last_time = float(vf.pts * vf.time_base)
-        self.frames_written += 1
-        self._copy_until(self._last_time + self.COPY_LEAD_S)
+            self._last_time = float(vf.pts * vf.time_base)
+            self.frames_written += 1
+            self._copy_until(self._last_time + self.COPY_LEAD_S)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise SinkError(f"writing {self.uri} failed: {_reason(exc)}") from None
 
     def close(self, complete: bool = True) -> None:
+        """Flush the encoder, copy the side streams that go with the frames written, finalize
+        the container and rename it to its final name; a file that cannot be finalized is
+        removed (``SinkError``), and a run that wrote no frame leaves no file."""
         if self.container is None:
             return
         try:
-            if self.stream is not None:
-                for packet in self.stream.encode(None):
-                    self.container.mux(packet)
-            if self.frames_written:
-                # a run that ended early keeps the audio that goes with the frames written
-                end = None if complete else self._last_time + 1.0 / float(self._fps)
-                self._copy_until(end)
-        finally:
-            self._abandon()
+            try:
+                if self.stream is not None:
+                    for packet in self.stream.encode(None):
+                        self.container.mux(packet)
+                if self.frames_written:
+                    # a run that ended early keeps the audio that goes with the frames written
+                    end = None if complete else self._last_time + 1.0 / float(self._fps)
+                    self._copy_until(end)
+            except (av.error.FFmpegError, OSError, ValueError) as exc:
+                raise SinkError(f"cannot finalize {self.path}: {_reason(exc)}; "
+                                "the partial file was removed") from None
+            finally:
+                finalized = self._abandon()
+            if not finalized:
+                raise SinkError(f"cannot finalize {self.path}; the partial file was removed")
+        except BaseException:
+            self.partial.unlink(missing_ok=True)
+            raise
+        self._report_copy_drops()
+        if not self.frames_written:
+            self.partial.unlink(missing_ok=True)
+            log.warning("no frame was written; %s not created", self.path)
+            return
+        if self.partial != Path(self.path):
+            try:
+                os.replace(self.partial, self.path)
+            except OSError as exc:
+                self.partial.unlink(missing_ok=True)
+                raise SinkError(f"cannot rename the finished file to {self.path}: "
+                                f"{exc.strerror or exc}") from None
 
-    def _abandon(self) -> None:
+    def _abandon(self) -> bool:
+        """Close the containers; False when the output could not be finalized."""
+        ok = True
         if self.container is not None:
             try:
                 self.container.close()
-            except (av.error.FFmpegError, OSError) as exc:
-                log.error("finalizing %s failed: %s", self.path, exc)
+            except (av.error.FFmpegError, OSError, ValueError) as exc:
+                log.debug("finalizing %s failed: %s", self.path, exc)
+                ok = False
             self.container = None
         if self.copy_in is not None:
-            self.copy_in.close()
+            try:
+                self.copy_in.close()
+            except (av.error.FFmpegError, OSError):
+                pass
             self.copy_in = None
+        return ok
 
 
 class ImageFolderSink(Sink):
@@ -327,6 +414,9 @@ class ImageFolderSink(Sink):
         if "%" not in pattern:
             pattern = os.path.join(pattern, f"%06d.{cfg.image_format.lstrip('.')}")
         self.pattern = pattern
+
+    def output_folder(self) -> str | None:
+        return str(Path(self.pattern).parent)
 
     def open(self, info: StreamInfo) -> None:
         directory = Path(self.pattern).parent
@@ -340,11 +430,28 @@ class ImageFolderSink(Sink):
         except (TypeError, ValueError):
             raise SinkError(f"{self.uri}: the file pattern needs one integer field like %06d") \
                 from None
+        self.suffix = Path(self.pattern % 0).suffix.lower()
+        if not self.suffix or not cv2.haveImageWriter(f"x{self.suffix}"):
+            raise SinkError(f"{self.uri}: cannot write images of type {self.suffix or '(none)'!r}; "
+                            "use png, jpg, bmp, tif or webp (sink.image_format)")
 
     def write(self, frame: Frame) -> None:
-        path = self.pattern % frame.index
-        if not cv2.imwrite(path, cv2.cvtColor(self.image(frame), cv2.COLOR_RGB2BGR)):
-            raise SinkError(f"cannot write image {path}")
+        path = Path(self.pattern % frame.index)
+        image = cv2.cvtColor(self.image(frame), cv2.COLOR_RGB2BGR)
+        try:
+            ok, data = cv2.imencode(self.suffix, image)
+        except cv2.error as exc:
+            raise SinkError(f"cannot encode image {path}: {exc}") from None
+        if not ok:
+            raise SinkError(f"cannot encode image {path}")
+        # written under a temporary name and renamed: a full disk never leaves half an image
+        tmp = partial_path(path)
+        try:
+            tmp.write_bytes(data.tobytes())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise SinkError(f"cannot write image {path}: {exc.strerror or exc}") from None
         self.frames_written += 1
 
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import abc
 import glob as globlib
+import io
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from fractions import Fraction
@@ -69,6 +71,8 @@ class Source(abc.ABC):
         self.truncated = False
         self.reconnects = 0
         self.reconnect_downtime_s = 0.0
+        #: frames resized to the first frame's size after a mid-stream size change
+        self.resized_frames = 0
         self._index = 0
         self._stop = threading.Event()
 
@@ -83,11 +87,25 @@ class Source(abc.ABC):
     def close(self) -> None:
         """Release the device, connection or file; safe to call twice."""
 
+    def input_files(self) -> list[str]:
+        """The files this source reads (none for streams and cameras): never to be written."""
+        return []
+
     def request_stop(self) -> None:
         """Interrupt waits (reconnect back-off, real-time pacing) so the capture thread ends."""
         self._stop.set()
 
     def _frame(self, image: np.ndarray, pts: int | None, time_base: Fraction | None) -> Frame:
+        if self.width and self.height and image.shape[:2] != (self.height, self.width):
+            # the picture size changed mid-stream (a camera reconfigured, a spliced file, an
+            # image of another size): the sink and the batches need one size, so follow the
+            # first one, as FFmpeg's scale filter in a fixed-size graph does
+            if not self.resized_frames:
+                log.warning("%s: frame size changed from %dx%d to %dx%d at frame %d; resizing "
+                            "to the first size", self.uri, self.width, self.height,
+                            image.shape[1], image.shape[0], self._index)
+            self.resized_frames += 1
+            image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         frame = Frame(image=image, index=self._index, pts=pts, time_base=time_base,
                       capture_time=time.monotonic())
         self._index += 1
@@ -118,6 +136,8 @@ class _PyAVMixin:
 
     container: av.container.InputContainer | None
     stream: av.video.stream.VideoStream | None
+    #: packets the decoder refused (their frames are missing from the output)
+    decode_errors: int = 0
 
     def _packets_to_frames(self) -> Iterator[av.VideoFrame]:
         """Decoded frames; a packet that fails to decode is skipped, a demux error ends."""
@@ -129,6 +149,7 @@ class _PyAVMixin:
                 # one damaged packet (lost RTP data, a bad block in a file) should not end a
                 # drive; the decoder resynchronizes at the next keyframe
                 log.debug("skipping undecodable packet: %s", exc)
+                self.decode_errors += 1
                 continue
             yield from frames
 
@@ -145,12 +166,19 @@ class FileSource(_PyAVMixin, Source):
         self._frames: Iterator[av.VideoFrame] | None = None
         self._t0: float | None = None
         self._pts0: float | None = None
+        self._first_time: float | None = None
+        self._last_time: float | None = None
 
     def open(self) -> None:
         if not os.path.exists(self.path):
             raise SourceError(f"source not found: {self.path}")
         if os.path.isdir(self.path):
             raise SourceError(f"source is a folder with no images: {self.path}")
+        if not os.path.isfile(self.path):
+            # a FIFO or socket would block in open() until a writer appears, with no timeout
+            # and no frame count: live streams come in as rtsp:// (or a camera device)
+            raise SourceError(f"source {self.path} is not a regular file (a FIFO, socket or "
+                              "block device); give a video file, rtsp:// URL or camera")
         try:
             self.container = av.open(self.path, metadata_errors="ignore")
         except (av.error.FFmpegError, OSError) as exc:
@@ -165,6 +193,10 @@ class FileSource(_PyAVMixin, Source):
         # frame threads give the decoder both cores on a file; latency does not matter here
         self.stream.thread_type = "AUTO"
         ctx = self.stream.codec_context
+        if ctx is None:
+            self.close()
+            raise SourceError(f"{self.path}: its video stream has no decoder (an unknown codec, "
+                              "or a damaged header)")
         self.width, self.height = ctx.width, ctx.height
         if not self.width or not self.height:
             self.close()
@@ -186,23 +218,83 @@ class FileSource(_PyAVMixin, Source):
             self._check_complete()
             return None
         except (av.error.FFmpegError, OSError) as exc:
+            if not self._index:
+                raise SourceError(f"{self.path}: no video frame could be decoded "
+                                  f"({_av_error_text(exc)})") from None
             self.truncated = True
             log.warning("%s: input ends early after %d frames: %s", self.path, self._index,
                         _av_error_text(exc))
             return None
         image = rgb_from_video_frame(vf)
         frame = self._frame(image, vf.pts, vf.time_base or self.time_base)
+        if frame.pts is not None and frame.time_base is not None:
+            self._last_time = float(frame.pts * frame.time_base)
+            if self._first_time is None:
+                self._first_time = self._last_time
         if self.cfg.realtime:
             self._pace(frame)
         return frame
 
+    def input_files(self) -> list[str]:
+        return [self.path]
+
+    def _expected_duration(self) -> tuple[float | None, float]:
+        """How long the container says the video lasts (seconds), and how sure: the video
+        stream's own duration is exact to a frame, the container's covers every stream."""
+        assert self.stream is not None and self.container is not None
+        tag = self.stream.metadata.get("DURATION") or self.stream.metadata.get("duration")
+        if tag:
+            match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d+)?)", tag.strip())
+            if match:
+                h, m, sec = match.groups()
+                return int(h) * 3600 + int(m) * 60 + float(sec), 0.0
+        if self.stream.duration and self.time_base:
+            return float(self.stream.duration * self.time_base), 0.0
+        if self.container.duration:
+            # the longest stream's end (audio may run a little past the video)
+            return self.container.duration / 1e6, 0.5
+        return None, 0.0
+
     def _check_complete(self) -> None:
-        """Flag a file that ended before the frame count its index promised."""
-        expected = self.stream.frames if self.stream is not None else 0
-        if expected and self._index < expected:
+        """At the end: a file without a decodable frame is an error; one that ended before
+        its index or stated duration, or lost packets to the decoder, is flagged truncated."""
+        if not self._index:
+            raise SourceError(f"{self.path}: no video frame could be decoded (damaged, cut "
+                              "after its header, or no key frame)")
+        assert self.stream is not None
+        expected = self.stream.frames
+        if expected:
+            if self._index < expected:
+                self.truncated = True
+                log.warning("%s: input ends early: %d of %d frames decoded (truncated file?)",
+                            self.path, self._index, expected)
+        elif self.container is not None and "matroska" in self.container.format.name \
+                and (matroska_missing_bytes(self.path) or 0) > 0:
             self.truncated = True
-            log.warning("%s: input ends early: %d of %d frames decoded (truncated file?)",
-                        self.path, self._index, expected)
+            log.warning("%s: input ends early: the file is shorter than its header says "
+                        "(%d frames decoded; truncated file?)", self.path, self._index)
+        else:
+            duration, slack = self._expected_duration()
+            if duration and self._last_time is not None:
+                frame_s = 1.0 / float(self.fps) if self.fps else 0.04
+                start = self._first_time or 0.0
+                covered = self._last_time - start + frame_s
+                if covered < duration - max(slack, 1.5 * frame_s, 0.05):
+                    self.truncated = True
+                    log.warning("%s: input ends early: %.2f of %.2f s decoded (truncated file?)",
+                                self.path, covered, duration)
+                elif not slack and self.fps:
+                    # frames lost inside the file (a damaged cluster the demuxer skipped):
+                    # the stream's own duration at its average rate says how many there were
+                    expected = round(duration * float(self.fps))
+                    if self._index < expected - max(1, round(0.02 * expected)):
+                        self.truncated = True
+                        log.warning("%s: %d of about %d frames decoded (damaged file?)",
+                                    self.path, self._index, expected)
+        if self.decode_errors and not self.truncated:
+            self.truncated = True
+            log.warning("%s: %d damaged packet(s) could not be decoded; their frames are "
+                        "missing", self.path, self.decode_errors)
 
     def _pace(self, frame: Frame) -> None:
         """Sleep until the frame's time comes, like ``ffmpeg -re``."""
@@ -222,6 +314,49 @@ class FileSource(_PyAVMixin, Source):
         if self.container is not None:
             self.container.close()
             self.container = None
+
+
+def _read_vint(f: "io.BufferedReader", keep_marker: bool) -> tuple[int, int] | None:
+    """One EBML variable-length integer: (value, length in bytes), None at a bad byte."""
+    first = f.read(1)
+    if not first or first[0] == 0:
+        return None
+    length = 8 - first[0].bit_length() + 1
+    rest = f.read(length - 1)
+    if len(rest) != length - 1:
+        return None
+    value = first[0] if keep_marker else first[0] & ((1 << (8 - length)) - 1)
+    for byte in rest:
+        value = (value << 8) | byte
+    return value, length
+
+
+def matroska_missing_bytes(path: str) -> int | None:
+    """How many bytes a Matroska/WebM file lacks against the size its Segment declares (0 for
+    a complete file); None when the size is not declared (a live-written file) or unreadable.
+
+    A seekable muxer writes the Segment's size when it finalizes the file, so a file cut
+    short (a dashcam losing power, a partial copy) is shorter than it says it is.
+    """
+    try:
+        with open(path, "rb") as f:
+            ebml_id = _read_vint(f, keep_marker=True)
+            if ebml_id is None or ebml_id[0] != 0x1A45DFA3:
+                return None
+            size = _read_vint(f, keep_marker=False)
+            if size is None:
+                return None
+            f.seek(size[0], os.SEEK_CUR)
+            segment_id = _read_vint(f, keep_marker=True)
+            if segment_id is None or segment_id[0] != 0x18538067:
+                return None
+            seg = _read_vint(f, keep_marker=False)
+            if seg is None or seg[0] == (1 << (7 * seg[1])) - 1:  # "unknown size"
+                return None
+            expected = f.tell() + seg[0]
+            return max(0, expected - os.fstat(f.fileno()).st_size)
+    except OSError:
+        return None
 
 
 def _natural_key(path: str) -> list[object]:
@@ -252,6 +387,9 @@ class ImageFolderSource(Source):
         self.time_base = 1 / self.fps
         self.frame_count = len(self.paths)
 
+    def input_files(self) -> list[str]:
+        return list(self.paths)
+
     def _load(self, path: str) -> np.ndarray:
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
@@ -262,9 +400,6 @@ class ImageFolderSource(Source):
         if self._index >= len(self.paths):
             return None
         image = self._load(self.paths[self._index])
-        if image.shape[:2] != (self.height, self.width):
-            # a video needs one frame size; follow the first image, as FFmpeg's image2 does
-            image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return self._frame(image, self._index, self.time_base)
 
 
@@ -286,6 +421,11 @@ class RtspSource(_PyAVMixin, Source):
         self.stream = None
         self._frames: Iterator[av.VideoFrame] | None = None
         self._pending: av.VideoFrame | None = None
+        #: when the last frame arrived: an outage is counted from there, not from when the
+        #: read timeout noticed it
+        self._last_frame_at: float | None = None
+        #: start of the outage in progress (None while frames arrive)
+        self._outage_since: float | None = None
 
     def _connect(self) -> None:
         r = self.cfg.rtsp
@@ -347,12 +487,19 @@ class RtspSource(_PyAVMixin, Source):
             self.container = None
 
     def _reconnect(self) -> bool:
-        """Reopen with back-off; False when stopped or out of attempts."""
+        """Reopen with back-off; False when stopped or out of attempts.
+
+        The outage is counted from the last frame received to the first frame after the
+        reconnect (the hole in the output), or to the stop if it is still going then.
+        """
         r = self.cfg.rtsp
         self._drop_connection()
+        if self._outage_since is None:
+            self._outage_since = (self._last_frame_at if self._last_frame_at is not None
+                                  else time.monotonic())
         if not r.reconnect:
+            self._end_outage()
             return False
-        lost_at = time.monotonic()
         delay = r.backoff_initial_s
         attempt = 0
         while not self._stop.is_set():
@@ -362,19 +509,24 @@ class RtspSource(_PyAVMixin, Source):
             except SourceError as exc:
                 if r.max_reconnect_attempts is not None and attempt >= r.max_reconnect_attempts:
                     log.error("%s: giving up after %d reconnect attempts", self.uri, attempt)
+                    self._end_outage()
                     return False
                 log.info("%s: reconnect attempt %d failed (%s); retrying in %.1f s",
                          self.uri, attempt, exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, r.backoff_max_s)
                 continue
-            lost = time.monotonic() - lost_at
             self.reconnects += 1
-            self.reconnect_downtime_s += lost
-            log.warning("%s: reconnected (reconnect #%d, %.2f s lost, %.2f s in all)",
-                        self.uri, self.reconnects, lost, self.reconnect_downtime_s)
+            log.warning("%s: reconnected (reconnect #%d, %.2f s since the last frame)",
+                        self.uri, self.reconnects, time.monotonic() - self._outage_since)
             return True
+        self._end_outage()  # stopped while the stream was down: the outage so far counts
         return False
+
+    def _end_outage(self) -> None:
+        if self._outage_since is not None:
+            self.reconnect_downtime_s += time.monotonic() - self._outage_since
+            self._outage_since = None
 
     def read(self) -> Frame | None:
         while not self._stop.is_set():
@@ -385,12 +537,13 @@ class RtspSource(_PyAVMixin, Source):
                     return None
                 continue
             image = rgb_from_video_frame(vf)
-            if image.shape[:2] != (self.height, self.width):
-                # the camera behind the server changed resolution on reconnect; the
-                # sink's frame size is fixed, so follow the first size
-                image = cv2.resize(image, (self.width, self.height),
-                                   interpolation=cv2.INTER_AREA)
+            self._last_frame_at = time.monotonic()
+            if self._outage_since is not None:
+                self._end_outage()
+                log.info("%s: frames again; %.2f s lost in all", self.uri,
+                         self.reconnect_downtime_s)
             return self._frame(image, vf.pts, vf.time_base or self.time_base)
+        self._end_outage()
         return None
 
     def close(self) -> None:
@@ -522,6 +675,11 @@ def create_source(uri: str, cfg: SourceConfig) -> Source:
 
 
 def _path_source(uri: str, path: str, cfg: SourceConfig) -> Source:
+    try:
+        if stat.S_ISCHR(os.stat(path).st_mode):
+            return CameraSource(uri, path, cfg)  # /dev/video0 given as a plain path
+    except (OSError, ValueError):
+        pass
     if os.path.isdir(path) or any(ch in path for ch in "*?["):
         return ImageFolderSource(uri, path, cfg)
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:

@@ -243,7 +243,8 @@ def test_ray_gives_the_same_frames_as_local(tmp_path: Path, local_ray: object) -
     for rel in rels:
         local, remote = _frames(tmp_path / "local" / rel), _frames(tmp_path / "ray" / rel)
         assert len(local) == len(remote) > 0
-        assert all(np.array_equal(x, y) for x, y in zip(local, remote))
+        diffs = [int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(local, remote)]
+        assert not any(diffs), (rel, diffs)  # largest difference per frame
         assert probe(tmp_path / "ray" / rel).streams == probe(tmp_path / "local" / rel).streams
     rows = _report(tmp_path / "ray")
     assert {r["status"] for r in rows.values()} == {"done"}

@@ -1,0 +1,273 @@
+"""What a hostile but fair user tries: an output that is the input, a full disk, Ctrl-C while
+the libraries load, bad config values, a FIFO as input, redirected stderr, a frozen camera.
+Each ends with one ``error:`` line (or a clean finish), the documented exit code, no
+traceback, no input written to and no half file under a final name."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from pipeline.config import load_config
+from pipeline.enhancers.base import available_cores, default_threads
+from pipeline.media import is_partial
+from pipeline.streaming.cli import main
+from pipeline.streaming.runner import Pipeline
+from tests.clips import make_clip, probe
+from tests.common import ROOT, assert_clean_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("hostile") / "drive.mp4", fps=15, seconds=1.0)
+
+
+def _one_error(capsys: pytest.CaptureFixture[str], pattern: str) -> str:
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and pattern in errors[0], err
+    assert "Traceback" not in err
+    return errors[0]
+
+
+# -- 1. the output is the input -----------------------------------------------------------
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "relative", "stats"])
+def test_output_that_is_the_input_is_refused_before_writing(how: str, clip: Path,
+                                                            tmp_path: Path, capsys) -> None:
+    source = tmp_path / "in.mp4"
+    source.write_bytes(clip.read_bytes())
+    original = source.read_bytes()
+    args = ["-i", str(source), "-q"]
+    if how == "same":
+        args += ["-o", str(source)]
+    elif how == "symlink":
+        (tmp_path / "link.mp4").symlink_to(source)
+        args += ["-o", str(tmp_path / "link.mp4")]
+    elif how == "hardlink":
+        os.link(source, tmp_path / "hard.mp4")
+        args += ["-o", str(tmp_path / "hard.mp4")]
+    elif how == "relative":
+        args += ["-o", str(tmp_path / "sub" / ".." / "in.mp4")]
+        (tmp_path / "sub").mkdir()
+    else:
+        args += ["-o", str(tmp_path / "out.mp4"), "--stats-json", str(source)]
+    assert main(args) == 2
+    _one_error(capsys, "would be overwritten")
+    assert source.read_bytes() == original
+    assert not [p for p in tmp_path.iterdir() if is_partial(p)]
+
+
+def test_image_sink_into_the_input_image_folder_is_refused(tmp_path: Path, capsys) -> None:
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i:06d}.png"), np.full((16, 16, 3), 20 * i, np.uint8))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert main(["-i", str(folder), "-o", f"{folder}/", "-q"]) == 2
+    _one_error(capsys, "holds the input images")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_the_real_command_line_refuses_too(clip: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.mp4"
+    source.write_bytes(clip.read_bytes())
+    proc = run_cli("-i", str(source), "-o", str(source))
+    assert_clean_error(proc, "would be overwritten", code=2)
+    assert probe(source).frames == probe(clip).frames
+
+
+# -- 3. a full disk -------------------------------------------------------------------------
+def _limit_file_size() -> None:
+    # RLIMIT_FSIZE makes every write past 60 kB fail with EFBIG, as a full disk fails with
+    # ENOSPC; SIGXFSZ would kill the process instead, so it is ignored
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+
+def test_full_disk_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "long.mp4", width=160, height=96, fps=15, seconds=4.0)
+    out = tmp_path / "out" / "enhanced.mp4"
+    out.parent.mkdir()
+    proc = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), "-i", str(source),
+                           "-o", str(out), "--no-progress", "--set", "sink.crf=0"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          preexec_fn=_limit_file_size)
+    assert_clean_error(proc, str(out), code=1)
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []  # nor a partial
+
+
+def test_a_finished_file_appears_only_at_the_end(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    seen_partial = []
+    cfg = load_config(None, [f"source.uri={clip}", f"sink.uri={out}", "run.progress=false",
+                             "enhancer={type: gamma}"])
+
+    def watch(stats: object) -> None:
+        seen_partial.append((out.exists(), any(is_partial(p) for p in tmp_path.iterdir())))
+
+    Pipeline(cfg).run(on_progress=watch)
+    assert out.exists() and probe(out).frames == probe(clip).frames
+    assert not any(final for final, _ in seen_partial[:-1])
+    assert not [p for p in tmp_path.iterdir() if is_partial(p)]
+
+
+# -- 8. config values -------------------------------------------------------------------------
+@pytest.mark.parametrize("setting, pattern", [
+    ("source.fps=.nan", "source.fps: expected a finite number"),
+    ("source.fps=.inf", "source.fps: expected a finite number"),
+    ("run.duration_s=-.inf", "run.duration_s: expected a finite number"),
+    ("sink.codec=aac", "sink.codec: 'aac' is an audio encoder"),
+    ("sink.codec=nosuchcodec", "sink.codec: no encoder named"),
+    ("sink.pix_fmt=nosuchfmt", "sink.pix_fmt: unknown pixel format"),
+    ("sink.pix_fmt=rgb48le", "sink.pix_fmt: libx264 cannot encode"),
+    ("sink.image_format=xyz", "sink.image_format: cannot write images"),
+    ("sink.bitrate=lots", "sink.bitrate"),
+    ("sink.uri='rtsp://[::1/x'", "sink.uri: not a valid URI"),
+])
+def test_bad_config_values_are_one_line_at_load(setting: str, pattern: str, clip: Path,
+                                                tmp_path: Path, capsys) -> None:
+    assert main(["-i", str(clip), "--set", f"sink.uri={tmp_path / 'o.mp4'}",
+                 "--set", setting]) == 2
+    _one_error(capsys, pattern)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_malformed_rtsp_url(tmp_path: Path, capsys) -> None:
+    assert main(["-i", "rtsp://[::1/x", "-o", str(tmp_path / "o.mp4")]) == 2
+    _one_error(capsys, "not a valid URI")
+
+
+def test_a_binary_file_as_config(clip: Path, tmp_path: Path, capsys) -> None:
+    config = tmp_path / "weights.yaml"
+    config.write_bytes(bytes(range(256)) * 8)
+    assert main(["-c", str(config), "-i", str(clip), "-o", str(tmp_path / "o.mp4")]) == 2
+    _one_error(capsys, "not a YAML text file")
+
+
+def test_plain_numbers_are_numbers() -> None:
+    """YAML 1.1 reads ``1e-9`` as text; a user means a number."""
+    cfg = load_config(None, ["source.fps=1e-9", "run.duration_s=2E1", "sink.crf=1.8e1"])
+    assert cfg.source.fps == 1e-9 and cfg.run.duration_s == 20.0 and cfg.sink.crf == 18.0
+
+
+# -- 9. Ctrl-C while the libraries load -------------------------------------------------------
+@pytest.mark.parametrize("script", ["run_stream.py", "tools/batch.py"])
+def test_ctrl_c_during_start_up_exits_130_quietly(script: str, clip: Path,
+                                                  tmp_path: Path) -> None:
+    # the U-Net's enhancer imports torch and loads weights: seconds before the run starts
+    args = ([str(clip), "-o", str(tmp_path / "b"), "-e", "unet_gn"] if "batch" in script
+            else ["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-e", "unet_gn"])
+    proc = subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+# -- 11. errors name the path ---------------------------------------------------------------------
+def test_unwritable_output_folder_is_named(clip: Path, tmp_path: Path, capsys) -> None:
+    target = tmp_path / "missing" / "o.mp4"
+    assert main(["-i", str(clip), "-o", str(target), "-q"]) == 1
+    _one_error(capsys, str(target))
+
+
+def test_unwritable_cache_dir_is_named(clip: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code = main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-q", "--set",
+                 f"enhancer={{type: onnxruntime, cache_dir: '{blocker}'}}"])
+    assert code == 1
+    line = _one_error(capsys, "enhancer.cache_dir")
+    assert str(blocker) in line
+
+
+# -- 12. a FIFO as input ------------------------------------------------------------------------
+def test_fifo_input_is_refused_at_once(tmp_path: Path, capsys) -> None:
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    assert main(["-i", str(fifo), "-o", str(tmp_path / "o.mp4"), "-q"]) == 1
+    assert time.monotonic() - t0 < 30
+    _one_error(capsys, "not a regular file")
+
+
+# -- 13. no progress bar into a file ------------------------------------------------------------
+def test_redirected_stderr_gets_no_bar_but_a_summary(clip: Path, tmp_path: Path) -> None:
+    proc = run_cli("-i", str(clip), "-o", str(tmp_path / "o.mp4"), "--set", "run.progress=true")
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr
+    assert "done: in 15 out 15" in proc.stderr
+
+
+# -- 14. thread pools leave room for the decoder and the encoder ----------------------------
+def test_default_threads_leave_half_the_cores() -> None:
+    assert default_threads() == max(1, available_cores() // 2)
+    if hasattr(os, "sched_getaffinity"):
+        assert available_cores() == len(os.sched_getaffinity(0))
+
+
+def test_onnxruntime_session_uses_the_default(clip: Path) -> None:
+    from pipeline.enhancers import build_enhancer
+
+    enhancer = build_enhancer("onnxruntime", model="zero_dce_pp")
+    enhancer.start()
+    try:
+        options = enhancer.session.get_session_options()
+        assert options.intra_op_num_threads == default_threads()
+    finally:
+        enhancer.close()
+
+
+# -- 10. a frozen RTSP server ---------------------------------------------------------------------
+def _rtsp_cfg(url: str, out: Path, duration: float) -> object:
+    return load_config(None, [f"source.uri={url}", f"sink.uri={out}", "run.progress=false",
+                              "source.rtsp.read_timeout_s=1.0", f"run.duration_s={duration}",
+                              "enhancer={type: passthrough}"])
+
+
+@pytest.mark.rtsp
+def test_frozen_server_downtime_counts_from_the_last_frame(rtsp_server, tmp_path: Path) -> None:
+    out = tmp_path / "frozen.mp4"
+    pipe = Pipeline(_rtsp_cfg(rtsp_server.url, out, 8.0))
+    freezer = threading.Thread(target=lambda: (time.sleep(2.0), rtsp_server.freeze(3.5)))
+    freezer.start()
+    result = pipe.run()
+    freezer.join()
+    assert result.stats.reconnects >= 1
+    with av.open(str(out)) as c:
+        times = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    gap = max(b - a for a, b in zip(times, times[1:]))
+    # the downtime reported is the hole in the output, not the time after the timeout fired
+    assert gap - 0.5 <= result.stats.reconnect_downtime_s <= gap + 0.5, (gap, result.stats)
+
+
+@pytest.mark.rtsp
+def test_outage_still_going_at_stop_is_counted(rtsp_server, tmp_path: Path) -> None:
+    pipe = Pipeline(_rtsp_cfg(rtsp_server.url, tmp_path / "o.mp4", 30.0))
+    def freeze_then_stop() -> None:
+        time.sleep(1.5)
+        stopper = threading.Timer(3.0, pipe.stop)
+        stopper.start()
+        rtsp_server.freeze(4.0)
+    t = threading.Thread(target=freeze_then_stop)
+    t.start()
+    result = pipe.run()
+    t.join()
+    assert result.stats.reconnect_downtime_s >= 1.5, result.stats
+    assert json.dumps(result.stats.as_dict())  # reportable
