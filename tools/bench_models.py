@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from pipeline.enhancers import build_enhancer  # noqa: E402
 from pipeline.errors import NocturneError  # noqa: E402
 
-MODELS = ("zero_dce_pp", "zero_dce", "unet_gn")
+MODELS = ("lowres_guided", "zero_dce_pp", "zero_dce", "unet_gn")
 BACKENDS = ("torch", "onnxruntime")
 
 

@@ -73,17 +73,45 @@ def options_from_args(args: argparse.Namespace, onnx_path: str) -> BuildOptions:
                   frame_shape(args.batch, args.opt_size, "--opt"),
                   frame_shape(args.batch, args.max_size, "--max")]
     name = args.model or Path(onnx_path).stem
+    version = installed_tensorrt_version()
     options = BuildOptions(
         onnx=onnx_path, precision=args.precision, min_shape=shapes[0], opt_shape=shapes[1],
         max_shape=shapes[2], workspace_mib=args.workspace, opt_level=args.opt_level,
         timing_cache=args.timing_cache or str(Path(engines) / "timing.cache"),
         dla_core=args.dla_core, calib=args.calib,
-        calib_cache=args.calib_cache or (str(Path("calib") / f"{name}.cache")
+        calib_cache=args.calib_cache or (default_calib_cache(name, onnx_path, shapes, version)
                                          if args.precision == "int8" else None),
         calib_frames=args.calib_frames,
         min_side=12 if args.model == "zero_dce_pp" else 1, engines_dir=engines)
-    options.validate()
+    options.validate(tensorrt_version=version)
     return options
+
+
+def installed_tensorrt_version() -> str | None:
+    """The installed TensorRT's version from its package metadata (no import: that takes
+    seconds and a GPU), or None."""
+    from importlib import metadata
+
+    for dist in ("tensorrt", "tensorrt-cu12", "tensorrt-cu13", "tensorrt_libs"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def default_calib_cache(name: str, onnx_path: str, shapes: list[tuple[int, ...]],
+                        version: str | None) -> str:
+    """``calib/NAME-ONNX-SHAPES-trtVER.cache``: a cache belongs to one exported graph (a
+    retrained or re-exported model calibrates afresh), one shape profile and one TensorRT."""
+    import hashlib
+
+    try:
+        onnx_key = hashlib.sha256(Path(onnx_path).read_bytes()).hexdigest()[:12]
+    except OSError:
+        onnx_key = "unexported"
+    shape_key = hashlib.sha256(repr(shapes).encode()).hexdigest()[:8]
+    return str(Path("calib") / f"{name}-{onnx_key}-s{shape_key}-trt{version or 'unknown'}.cache")
 
 
 def _export_model(args: argparse.Namespace) -> str:

@@ -92,8 +92,9 @@ class BuildOptions:
     min_side: int = 1
     engines_dir: str = "engines"
 
-    def validate(self) -> None:
-        """Raise ``ConfigError`` for option combinations that cannot build."""
+    def validate(self, tensorrt_version: str | None = None) -> None:
+        """Raise ``ConfigError`` for option combinations that cannot build (with the installed
+        ``tensorrt_version`` known, also those only that version refuses)."""
         if not Path(self.onnx).is_file():
             raise ConfigError(f"ONNX file {self.onnx!r} does not exist (export it first: "
                               f"build_engine.py --model NAME exports it for you)")
@@ -132,6 +133,11 @@ class BuildOptions:
                 raise ConfigError(f"calibration data {self.calib!r} does not exist")
             if self.calib_frames < 1:
                 raise ConfigError(f"--calib-frames must be >= 1, got {self.calib_frames}")
+            if self.calib is None and tensorrt_version is not None and \
+                    build_path_for(tensorrt_version) == "strongly_typed":
+                raise ConfigError(f"TensorRT {tensorrt_version} takes INT8 only as explicit "
+                                  "Q/DQ, which is calibrated on frames: give --calib "
+                                  "DIR_OR_VIDEO (a calibration cache is not enough)")
 
 
 @dataclass(frozen=True)

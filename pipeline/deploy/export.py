@@ -45,8 +45,10 @@ FLOAT_TOLERANCE = 1e-4
 UINT8_TOLERANCE = 1
 #: ``rows`` graphs output Zero-DCE++ lookup-table rows (0..4095) at low resolution
 ROWS_TOLERANCE = 0.05
+#: ``low`` graphs output lowres_guided's coefficients (A ~ 0..10, 255 * B ~ -255..255)
+LOW_TOLERANCE = 2e-3
 
-IO = Literal["uint8", "float", "rows"]
+IO = Literal["uint8", "float", "rows", "low"]
 
 
 class FrameModel(nn.Module):
@@ -62,13 +64,16 @@ class FrameModel(nn.Module):
         self.model = model
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        # TensorRT takes uint8 only as a network input that goes straight into a Cast to float
+        # and as an output that comes straight out of a Cast: cast first, lay out and compute
+        # in float, and cast last (not Transpose or Shape on uint8: every build would fail)
+        x = frames.to(torch.float32)
         forward_frames = getattr(self.model, "forward_frames", None)
         if forward_frames is not None:
-            # the model has a faster uint8 path of its own (Zero-DCE++: the curve by lookup)
-            return forward_frames(frames)
-        x = frames.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
-        y = self.model(x)
-        return (y * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
+            # the model has a faster frame path of its own (Zero-DCE++: the curve by lookup)
+            return forward_frames(x)
+        y = self.model(x.permute(0, 3, 1, 2) * (1.0 / 255.0))
+        return (y * 255.0 + 0.5).clamp(0.0, 255.0).permute(0, 2, 3, 1).to(torch.uint8)
 
 
 class RowsModel(nn.Module):
@@ -86,6 +91,23 @@ class RowsModel(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.model.forward_rows(frames)
+
+
+class LowModel(nn.Module):
+    """``lowres_guided`` from host-made low views to its coefficients: float ``(N, h, w, 4)``
+    (RGB and grey box averages in [0, 1]) in, ``(N, h, w, 6)`` (``A`` and ``255 * B``) out.
+
+    A CPU host downscales and applies the transform faster with OpenCV than a graph would on
+    full-resolution tensors (``enhancers.neural.low_views`` / ``apply_guided``), and smooths the
+    coefficients over time between the two.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_low(views)
 
 
 @dataclass
@@ -121,6 +143,10 @@ def _sample(io_kind: IO, n: int, h: int, w: int, seed: int) -> torch.Tensor:
     frames = (torch.rand(n, h, w, 3, generator=g) ** 2 * 120).round().to(torch.uint8)
     if io_kind in ("uint8", "rows"):
         return frames
+    if io_kind == "low":
+        from ..enhancers.neural import low_views
+
+        return torch.from_numpy(low_views(frames.numpy(), 8))
     return frames.permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -141,9 +167,10 @@ def export_onnx(
         path: the ``.onnx`` file to write (its folder is created).
         name: the model's registry name, recorded in the report.
         io: ``uint8`` (frames in, frames out: :class:`FrameModel`), ``float`` (the bare model),
-            or ``rows`` (Zero-DCE++ only: frames in, its curve's lookup-table rows out at the
+            ``rows`` (Zero-DCE++ only: frames in, its curve's lookup-table rows out at the
             map's low resolution, for a host that applies the table itself; see
-            :class:`RowsModel`).
+            :class:`RowsModel`), or ``low`` (lowres_guided only: host-made low views in, its
+            coefficients out; see :class:`LowModel`).
         opset: ONNX opset, 13 to 20.
         check_shapes: ``(N, H, W)`` inputs ONNX Runtime is compared on; the first is also the
             export's example input. Two different sizes prove the dynamic axes.
@@ -157,18 +184,22 @@ def export_onnx(
     import onnx
     import onnxruntime as ort
 
-    if io not in ("uint8", "float", "rows"):
-        raise ConfigError(f"io must be 'uint8', 'float' or 'rows', got {io!r}")
+    if io not in ("uint8", "float", "rows", "low"):
+        raise ConfigError(f"io must be 'uint8', 'float', 'rows' or 'low', got {io!r}")
     if io == "rows" and not hasattr(model, "forward_rows"):
         raise ConfigError(f"io 'rows' needs a model with one curve map for all steps "
                           f"(zero_dce_pp), not {type(model).__name__}")
+    if io == "low" and not hasattr(model, "forward_low"):
+        raise ConfigError(f"io 'low' needs a low-resolution model (lowres_guided), not "
+                          f"{type(model).__name__}")
     if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= MAX_OPSET:
         raise ConfigError(f"opset must be an integer in 13..{MAX_OPSET} (opset 21's "
                           f"GroupNormalization is not parsed by TensorRT 10.3), got {opset!r}")
     if not check_shapes:
         raise ConfigError("check_shapes needs at least one (N, H, W)")
     tol = tolerance if tolerance is not None else {
-        "uint8": UINT8_TOLERANCE, "float": FLOAT_TOLERANCE, "rows": ROWS_TOLERANCE}[io]
+        "uint8": UINT8_TOLERANCE, "float": FLOAT_TOLERANCE, "rows": ROWS_TOLERANCE,
+        "low": LOW_TOLERANCE}[io]
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
 
@@ -176,7 +207,8 @@ def export_onnx(
     # The wrapper must be in eval mode too: the exporter restores the wrapper's mode
     # recursively afterwards, and a fresh wrapper is in training mode — which would switch
     # BatchNorm and dropout back to training for the parity check and every later use.
-    graph = {"uint8": FrameModel, "rows": RowsModel}.get(io, lambda m: m)(model).eval()
+    graph = {"uint8": FrameModel, "rows": RowsModel, "low": LowModel}.get(
+        io, lambda m: m)(model).eval()
     example = _sample(io, *check_shapes[0], seed=0)
     axes = {0: "batch", 1: "height", 2: "width"} if io != "float" else \
         {0: "batch", 2: "height", 3: "width"}

@@ -18,13 +18,14 @@ Every CUDA call goes through :func:`check_cuda`, which names the call that faile
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
@@ -108,7 +109,8 @@ def fp16_onnx(data: bytes) -> bytes:
 
 def qdq_onnx(data: bytes, frames: list[np.ndarray]) -> bytes:
     """An INT8 Q/DQ copy of an ONNX graph calibrated on ``frames`` (NHWC uint8 batches), for
-    strongly typed INT8 builds (TensorRT >= 10.12 takes INT8 only through explicit Q/DQ)."""
+    strongly typed INT8 builds (TensorRT >= 10.12 takes INT8 only through explicit Q/DQ):
+    symmetric activations and weights, biases left in float, as TensorRT's parser requires."""
     import tempfile
 
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
@@ -127,9 +129,13 @@ def qdq_onnx(data: bytes, frames: list[np.ndarray]) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "qdq.onnx"
         src.write_bytes(data)
+        # TensorRT's parser takes symmetric quantization only (every zero point 0) and no
+        # int32-quantized biases (onnx-tensorrt#850); ONNX Runtime's defaults give both
         quantize_static(str(src), str(dst), Reader(name), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        per_channel=True, op_types_to_quantize=["Conv", "ConvTranspose"])
+                        per_channel=True, op_types_to_quantize=["Conv", "ConvTranspose"],
+                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+                                       "QuantizeBias": False})
         return dst.read_bytes()
 
 
@@ -200,7 +206,7 @@ def build_engine(options: BuildOptions, model: str = "") -> tuple[Path, EngineIn
         EngineBuildError: TensorRT/pycuda missing, the parser rejected the graph, or the build
             failed (with the reason TensorRT logged).
     """
-    options.validate()
+    options.validate(tensorrt_version=str(import_tensorrt().__version__))
     trt = import_tensorrt()
     cuda = import_pycuda()
     device = check_cuda("cuDeviceGet", cuda.Device, 0)
@@ -235,6 +241,18 @@ class _Logger:
                     log.debug("TensorRT: %s", msg)
 
         self.logger = Forward()
+
+
+def timing_cache_path(base: str | None, tensorrt_version: str,
+                      compute_capability: str) -> Path | None:
+    """The timing cache file for this TensorRT version and GPU architecture: ``base`` with
+    ``-trtVER-smCC`` before its suffix (a cache of another GPU or version is refused by
+    TensorRT, or worse, mistimes)."""
+    if not base:
+        return None
+    p = Path(base)
+    tag = f"-trt{tensorrt_version}-sm{compute_capability.replace('.', '')}"
+    return p if tag in p.name else p.with_name(f"{p.stem}{tag}{p.suffix or '.cache'}")
 
 
 def _build(trt: ModuleType, cuda: ModuleType, options: BuildOptions,
@@ -294,11 +312,19 @@ def _build(trt: ModuleType, cuda: ModuleType, options: BuildOptions,
         config.DLA_core = options.dla_core
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
 
-    cache_path = Path(options.timing_cache) if options.timing_cache else None
+    if options.precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+        # "fp32" means FP32: TensorRT would otherwise run convolutions in TF32 on Ampere and
+        # later (10 mantissa bits)
+        config.clear_flag(trt.BuilderFlag.TF32)
+
+    cache_path = timing_cache_path(options.timing_cache, version, cc)
     if cache_path is not None:
         blob = cache_path.read_bytes() if cache_path.is_file() else b""
         timing = config.create_timing_cache(blob)
-        config.set_timing_cache(timing, ignore_mismatch=False)
+        if not config.set_timing_cache(timing, ignore_mismatch=False):
+            log.warning("timing cache %s does not match this GPU/TensorRT; building without it",
+                        cache_path)
+            cache_path = None
 
     started = time.monotonic()
     plan = builder.build_serialized_network(network, config)
@@ -307,9 +333,12 @@ def _build(trt: ModuleType, cuda: ModuleType, options: BuildOptions,
         raise EngineBuildError(f"TensorRT could not build the engine: {reason}")
     log.info("built in %.1f s", time.monotonic() - started)
 
-    if cache_path is not None:
+    timing_out = config.get_timing_cache() if cache_path is not None else None
+    if cache_path is not None and timing_out is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache_path.write_bytes(bytes(config.get_timing_cache().serialize()))
+        tmp_cache = cache_path.with_suffix(".tmp")
+        tmp_cache.write_bytes(bytes(timing_out.serialize()))
+        tmp_cache.replace(cache_path)
 
     info = EngineInfo(
         tensorrt_version=version, gpu_name=gpu_name, compute_capability=cc,
@@ -334,11 +363,19 @@ def _build(trt: ModuleType, cuda: ModuleType, options: BuildOptions,
 class TrtRunner:
     """One engine, one execution context, two pinned-memory slots on two CUDA streams.
 
-    Create, use and close it in one thread (the pipeline's enhance thread). :meth:`submit`
-    queues a batch (copy into pinned memory, async upload, enqueue, async download) and returns
-    at once; :meth:`collect` waits for the oldest submitted batch and returns its frames. With
-    two submitted, the upload of the second overlaps the compute of the first.
-    :meth:`infer` is submit + collect for one batch.
+    :meth:`submit` queues a batch (copy into pinned memory, async upload, enqueue, async
+    download) and returns at once; :meth:`collect` waits for the oldest submitted batch and
+    returns its frames. With two submitted, the upload of the second overlaps the compute of
+    the first. :meth:`infer` is submit + collect for one batch, and returns that batch even
+    with others in flight (they are kept for :meth:`collect`).
+
+    Any thread may call any method: the pipeline starts the runner in its enhance thread and
+    closes it from the main thread, a batch job starts it in one thread and submits from
+    another. Every entry point (construction, submit, collect, infer, close) makes the device's
+    retained primary context current and pops exactly that push before it returns, so no
+    thread is ever left with a context on its stack (pycuda aborts a thread that exits with
+    one) and no call pops another runner's context. Events are blocking-sync: a wait sleeps
+    instead of spinning a core the decoder and encoder need.
     """
 
     SLOTS = 2
@@ -352,9 +389,10 @@ class TrtRunner:
         trt = import_tensorrt()
         cuda = import_pycuda()
         self._trt, self._cuda = trt, cuda
-        self._context_pushed = False
         self._closed = False
+        self._ctx: Any = None
         self._pending: list[tuple[int, int]] = []  # (slot, batch size) in submission order
+        self._ready: list[np.ndarray] = []  # collected early by infer(), oldest first
         self._next_slot = 0
         self._shapes: dict[int, tuple[int, ...]] = {}
         gpu_name, cc = gpu_facts(cuda, device)
@@ -362,17 +400,28 @@ class TrtRunner:
             log.warning("%s", warning)
         dev = check_cuda("cuDeviceGet", cuda.Device, device)
         self._ctx = check_cuda("cuDevicePrimaryCtxRetain", dev.retain_primary_context)
-        check_cuda("cuCtxPushCurrent", self._ctx.push)
-        self._context_pushed = True
         try:
-            self._setup(trt, cuda)
+            with self._active():
+                self._setup(trt, cuda)
         except BaseException:
             self.close()
             raise
 
+    @contextlib.contextmanager
+    def _active(self) -> Iterator[None]:
+        """This runner's context current for the block; the push popped however it ends."""
+        check_cuda("cuCtxPushCurrent", self._ctx.push)
+        try:
+            yield
+        finally:
+            check_cuda("cuCtxPopCurrent", self._cuda.Context.pop)
+
     def _setup(self, trt: ModuleType, cuda: ModuleType) -> None:
         self._logger = _Logger(trt)
         self._runtime = trt.Runtime(self._logger.logger)
+        if self.info.dla_core is not None:
+            # a DLA engine deserializes onto the core it was built for (as trtexec does)
+            self._runtime.DLA_core = int(self.info.dla_core)
         self.engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if self.engine is None:
             raise EngineMismatchError(
@@ -390,10 +439,9 @@ class TrtRunner:
             if dtype != np.uint8:
                 raise EngineBuildError(f"{self.engine_path.name}: tensor {name!r} is {dtype}, "
                                        f"not uint8: build from a uint8 frame graph")
-        _, _, max_shape = self.engine.get_tensor_profile_shape(self.input_name, 0)
-        self.max_shape = tuple(int(d) for d in max_shape)
-        min_shape, _, _ = self.engine.get_tensor_profile_shape(self.input_name, 0)
+        min_shape, _, max_shape = self.engine.get_tensor_profile_shape(self.input_name, 0)
         self.min_shape = tuple(int(d) for d in min_shape)
+        self.max_shape = tuple(int(d) for d in max_shape)
         self.context = self.engine.create_execution_context()
         if self.context is None:
             raise EngineBuildError("TensorRT could not create an execution context (GPU memory?)")
@@ -407,8 +455,9 @@ class TrtRunner:
         self._dev_out = [check_cuda("cuMemAlloc", cuda.mem_alloc, nbytes)
                          for _ in range(self.SLOTS)]
         self._streams = [check_cuda("cuStreamCreate", cuda.Stream) for _ in range(self.SLOTS)]
-        self._done = [check_cuda("cuEventCreate", cuda.Event) for _ in range(self.SLOTS)]
-        self._computed = check_cuda("cuEventCreate", cuda.Event)
+        flags = cuda.event_flags.BLOCKING_SYNC | cuda.event_flags.DISABLE_TIMING
+        self._done = [check_cuda("cuEventCreate", cuda.Event, flags) for _ in range(self.SLOTS)]
+        self._computed = check_cuda("cuEventCreate", cuda.Event, flags)
         self._any_computed = False
 
     def _check_shape(self, shape: tuple[int, ...]) -> None:
@@ -420,11 +469,17 @@ class TrtRunner:
 
     def submit(self, frames: np.ndarray) -> None:
         """Queue a uint8 NHWC batch; at most ``SLOTS`` may be outstanding."""
-        cuda = self._cuda
+        if self._closed:
+            raise EngineBuildError("the TensorRT runner is closed")
         if len(self._pending) >= self.SLOTS:
             raise EngineBuildError("both slots are busy: collect() before submitting more")
         shape = tuple(frames.shape)
         self._check_shape(shape)
+        with self._active():
+            self._enqueue(frames, shape)
+
+    def _enqueue(self, frames: np.ndarray, shape: tuple[int, ...]) -> None:
+        cuda = self._cuda
         slot = self._next_slot
         self._next_slot = (slot + 1) % self.SLOTS
         stream = self._streams[slot]
@@ -452,49 +507,70 @@ class TrtRunner:
         self._pending.append((slot, n))
         self._shapes[slot] = shape
 
-    def collect(self) -> np.ndarray:
-        """Wait for the oldest submitted batch; its frames (a fresh array)."""
-        if not self._pending:
-            raise EngineBuildError("nothing submitted")
+    def _wait_oldest(self) -> np.ndarray:
         slot, n = self._pending.pop(0)
         check_cuda("cuEventSynchronize", self._done[slot].synchronize)
         return self._host_out[slot][:n].reshape(self._shapes[slot]).copy()
 
+    def collect(self) -> np.ndarray:
+        """Wait for the oldest submitted batch; its frames (a fresh array)."""
+        if self._ready:
+            return self._ready.pop(0)
+        if not self._pending:
+            raise EngineBuildError("nothing submitted")
+        with self._active():
+            return self._wait_oldest()
+
     @property
     def pending(self) -> int:
         """Batches submitted and not yet collected."""
-        return len(self._pending)
+        return len(self._pending) + len(self._ready)
 
     def infer(self, frames: np.ndarray) -> np.ndarray:
-        """One batch, synchronously."""
+        """One batch, synchronously: its own frames, even with other batches in flight (those
+        are waited for and kept, in order, for :meth:`collect`)."""
+        if len(self._pending) >= self.SLOTS:
+            with self._active():
+                self._ready.append(self._wait_oldest())
         self.submit(frames)
-        return self.collect()
+        with self._active():
+            while len(self._pending) > 1:
+                self._ready.append(self._wait_oldest())
+            return self._wait_oldest()
 
     def close(self) -> None:
-        """Free device and pinned memory, streams, the context; safe to call twice."""
+        """Wait for the batches in flight, free device and pinned memory, streams and events,
+        release the context; safe to call twice, from any thread."""
         if self._closed:
             return
         self._closed = True
-        for name in ("_dev_in", "_dev_out"):
-            for buf in getattr(self, name, []):
-                try:
-                    buf.free()
-                except Exception as exc:  # keep freeing the rest
-                    log.warning("freeing device memory failed: %s", exc)
-        for name in ("context", "engine", "_runtime", "_host_in", "_host_out", "_streams",
-                     "_done", "_computed"):
-            if hasattr(self, name):
-                setattr(self, name, None)
-        if self._context_pushed:
-            try:
-                self._cuda.Context.pop()
-            except Exception as exc:
-                log.warning("popping the CUDA context failed: %s", exc)
-            try:
-                self._ctx.detach()
-            except Exception as exc:
-                log.warning("releasing the CUDA context failed: %s", exc)
-            self._context_pushed = False
+        if self._ctx is None:
+            return
+        try:
+            with self._active():
+                for slot, _ in self._pending:
+                    try:  # the device must be done with the buffers before they are freed
+                        self._done[slot].synchronize()
+                    except Exception as exc:
+                        log.warning("waiting for a batch in flight failed: %s", exc)
+                self._pending.clear()
+                for name in ("_dev_in", "_dev_out"):
+                    for buf in getattr(self, name, []):
+                        try:
+                            buf.free()
+                        except Exception as exc:  # keep freeing the rest
+                            log.warning("freeing device memory failed: %s", exc)
+                for name in ("context", "engine", "_runtime", "_host_in", "_host_out",
+                             "_streams", "_done", "_computed"):
+                    if hasattr(self, name):
+                        setattr(self, name, None)
+        except EngineBuildError as exc:
+            log.warning("closing the TensorRT runner: %s", exc)
+        try:
+            self._ctx.detach()
+        except Exception as exc:
+            log.warning("releasing the CUDA context failed: %s", exc)
+        self._ctx = None
 
     def __enter__(self) -> "TrtRunner":
         return self
@@ -503,16 +579,31 @@ class TrtRunner:
         self.close()
 
 
-def find_engine(engines_dir: str | Path, model: str, precision: str | None = None) -> Path | None:
-    """The newest engine for ``model`` under ``engines_dir`` (optionally of one precision)."""
+def find_engine(engines_dir: str | Path, model: str, precision: str | None = None,
+                target: tuple[str, str, str] | None = None) -> Path | None:
+    """The newest engine for ``model`` under ``engines_dir`` (optionally of one precision)
+    that can run on ``target`` = ``(TensorRT version, GPU name, compute capability)``, chosen
+    by the sidecars (an engine of another GPU or TensorRT is skipped, not picked and then
+    refused); without ``target``, the newest with a readable sidecar."""
     root = Path(engines_dir)
     if not root.is_dir():
         return None
     pattern = f"{model}-*-{precision}*.engine" if precision else f"{model}-*.engine"
     found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-    return found[0] if found else None
+    for path in found:
+        try:
+            info = EngineInfo.read(path.with_suffix(".json"))
+            if precision is not None and info.precision != precision:
+                continue
+            if target is not None:
+                info.check_compatible(*target)
+        except (EngineBuildError, EngineMismatchError) as exc:
+            log.debug("skipping %s: %s", path.name, exc)
+            continue
+        return path
+    return None
 
 
 __all__ = ["BuildOptions", "EngineInfo", "EngineMismatchError", "TrtRunner", "build_engine",
            "calibration_frames", "check_cuda", "find_engine", "fp16_onnx", "import_pycuda",
-           "import_tensorrt", "qdq_onnx"]
+           "import_tensorrt", "qdq_onnx", "timing_cache_path"]

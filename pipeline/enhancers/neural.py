@@ -1,5 +1,5 @@
-"""Neural enhancers run by PyTorch: ``unet_gn``, ``zero_dce``, ``zero_dce_pp``, and the
-flash-to-ambient models ``ratio_log``, ``guided_cgan``, ``pix2pix_vgg``.
+"""Neural enhancers run by PyTorch: ``unet_gn``, ``zero_dce``, ``zero_dce_pp``,
+``lowres_guided`` (the real-time quality model), and the flash-to-ambient models ``ratio_log``, ``guided_cgan``, ``pix2pix_vgg``.
 
 Each loads a weights file: by default the one the project trained and ships in
 ``pipeline/weights/NAME.pt`` (see the model cards beside them), or any compatible file given as
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 #: the registered models that have a PyTorch enhancer of the same name here, and so can be
 #: exported to ONNX Runtime and TensorRT
-NEURAL_MODELS = ("unet_gn", "zero_dce", "zero_dce_pp", "ratio_log", "guided_cgan",
-                 "pix2pix_vgg")
+NEURAL_MODELS = ("unet_gn", "zero_dce", "zero_dce_pp", "lowres_guided", "ratio_log",
+                 "guided_cgan", "pix2pix_vgg")
 
 #: the shipped weights: ``WEIGHTS_DIR / f"{name}.pt"``
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -234,6 +234,163 @@ class ZeroDCEPPEnhancer(TorchEnhancer):
             # The table row is affine in r, so convert at low resolution, then upsample.
             rows = self._curve.index(r).permute(0, 2, 3, 1).contiguous().numpy()
         return apply_rows(frames, rows, self._curve)
+
+
+#: ``lowres_guided``'s default target brightness: about what the curve models give on real
+#: night photos (mean ~90 of 255), where the U-Net's 121 looked pale and hazy
+DEFAULT_EXPOSURE = 0.36
+
+
+@register_enhancer("lowres_guided")
+class LowResGuidedEnhancer(TorchEnhancer):
+    """The real-time quality model (``models.lowres_guided``): a network at 1/``scale``
+    resolution, a guided transform at full resolution.
+
+    On a CPU the model gives the low-resolution coefficients and the host applies them
+    (:func:`apply_guided`, OpenCV); elsewhere the whole model runs on the device. For a stream
+    the coefficients are smoothed over time and reset on a cut (:class:`TemporalSmoother`).
+
+    Args:
+        exposure: target mean brightness in [0.05, 0.95] (0.25 dusk-like, 0.45 daylight-like),
+            or ``auto`` to let the network choose.
+        temporal: weight of the previous frames' coefficients, in [0, 1); 0 turns smoothing
+            off.
+        cut_threshold: a mean luma change (fraction of full scale) on a 32x18 thumbnail above
+            which the smoothing restarts (a scene cut).
+    """
+
+    model_name = "lowres_guided"
+
+    def __init__(self, weights: str | None = None, device: str = "cpu",
+                 threads: int | None = None, exposure: float | str = DEFAULT_EXPOSURE,
+                 temporal: float = 0.6, cut_threshold: float = 0.12) -> None:
+        from ..models.lowres_guided import check_exposure
+
+        super().__init__(weights, device, threads, exposure=check_exposure(exposure))
+        self.smoother = TemporalSmoother(temporal, cut_threshold)
+
+    @staticmethod
+    def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
+        from ..models.lowres_guided import LEVEL_CHANNELS
+
+        return width_from_state(state, "enc1.0.0.weight", LEVEL_CHANNELS[0],
+                                "a lowres_guided")
+
+    def enhance(self, frames: np.ndarray) -> np.ndarray:
+        import torch
+
+        self.start()
+        assert self.device is not None
+        with torch.inference_mode():
+            if self.device.type == "cpu":
+                views = torch.from_numpy(low_views(frames, self.model.scale))
+                rows = self.model.forward_low(views).numpy()
+            else:
+                x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+                rows = self.model.forward_rows(x).cpu().numpy()
+        rows = self.smoother(rows, frames)
+        if self.device.type == "cpu":
+            return apply_guided(frames, rows, self.model.scale)
+        with torch.inference_mode():
+            r = torch.from_numpy(rows).to(self.device).permute(0, 3, 1, 2)
+            y = self.model.apply(r[:, :3], r[:, 3:] / 255.0, self.to_tensor(frames))
+            return self.to_frames(y)
+
+    def stats(self) -> dict[str, Any]:
+        return {"scene_cuts": self.smoother.cuts}
+
+
+class TemporalSmoother:
+    """Exponential smoothing of per-frame low-resolution coefficients along a stream, restarted
+    on a scene cut or a size change, so the brightness does not pump when a headlight passes
+    and does not lag across a cut."""
+
+    #: thumbnail size (width, height) the cut detector compares
+    THUMB = (32, 18)
+
+    def __init__(self, strength: float = 0.6, cut_threshold: float = 0.12) -> None:
+        for name, value in (("temporal", strength), ("cut_threshold", cut_threshold)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+        if not 0 <= strength < 1:
+            raise ConfigError(f"temporal must be in [0, 1), got {strength!r}")
+        if not 0 < cut_threshold <= 1:
+            raise ConfigError(f"cut_threshold must be in (0, 1], got {cut_threshold!r}")
+        self.strength = float(strength)
+        self.cut_threshold = float(cut_threshold) * 255.0
+        self.cuts = 0
+        self._state: np.ndarray | None = None
+        self._thumb: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the stream (the next frame starts afresh)."""
+        self._state = None
+        self._thumb = None
+
+    def __call__(self, rows: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """``rows`` ``(N, h, w, C)`` smoothed in stream order; ``frames`` are their frames."""
+        if self.strength == 0:
+            return rows
+        out = np.empty_like(rows)
+        for i, (row, frame) in enumerate(zip(rows, frames)):
+            thumb = cv2.resize(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY),
+                               self.THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+            cut = (self._state is None or self._state.shape != row.shape or
+                   float(np.abs(thumb - self._thumb).mean()) > self.cut_threshold)
+            if cut:
+                if self._state is not None:
+                    self.cuts += 1
+                self._state = row.astype(np.float32, copy=True)
+            else:
+                self._state *= self.strength
+                self._state += (1.0 - self.strength) * row
+            self._thumb = thumb
+            out[i] = self._state
+        return out
+
+
+def low_views(frames: np.ndarray, scale: int) -> np.ndarray:
+    """``lowres_guided``'s low views of uint8 ``(N, H, W, 3)`` frames: each frame edge-padded to
+    a multiple of ``scale`` and box-averaged by it (``INTER_AREA`` by an integer factor), RGB
+    and grey, ``(N, H / scale, W / scale, 4)`` float32 in [0, 1]."""
+    n, height, width, _ = frames.shape
+    pad_h, pad_w = -height % scale, -width % scale
+    size = ((width + pad_w) // scale, (height + pad_h) // scale)
+    out = np.empty((n, size[1], size[0], 4), np.float32)
+    for i in range(n):
+        frame = np.ascontiguousarray(frames[i])
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        rgbg = cv2.merge([frame, grey])
+        if pad_h or pad_w:
+            rgbg = cv2.copyMakeBorder(rgbg, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+        # area averaging of uint8 rounds to uint8: average in float
+        out[i] = cv2.resize(rgbg.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    out *= 1.0 / 255.0
+    return out
+
+
+def apply_guided(frames: np.ndarray, rows: np.ndarray, scale: int) -> np.ndarray:
+    """``A * Y + B`` for uint8 ``(N, H, W, 3)`` frames, ``rows`` being ``lowres_guided``'s
+    low-resolution ``A`` and ``255 * B`` ``(N, h, w, 6)`` (``forward_rows``).
+
+    OpenCV does the full-resolution work: a bilinear resize of each coefficient image (the
+    same half-pixel mapping as the model's ``interpolate``), the grey guide (the same
+    fixed-point weights as the model's ``luma_u8``), and a multiply-add whose uint8 result is
+    rounded and saturated in one step.
+    """
+    n, height, width, _ = frames.shape
+    h, w = rows.shape[1:3]
+    out = np.empty_like(frames)
+    for i in range(n):
+        grey = cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2GRAY)
+        guide = cv2.merge([grey, grey, grey])
+        up_a = cv2.resize(np.ascontiguousarray(rows[i, ..., :3]), (w * scale, h * scale),
+                          interpolation=cv2.INTER_LINEAR)[:height, :width]
+        up_b = cv2.resize(np.ascontiguousarray(rows[i, ..., 3:]), (w * scale, h * scale),
+                          interpolation=cv2.INTER_LINEAR)[:height, :width]
+        product = cv2.multiply(up_a, guide, dtype=cv2.CV_32F)
+        out[i] = cv2.add(product, up_b, dtype=cv2.CV_8U)
+    return out
 
 
 class FlashEnhancer(TorchEnhancer):

@@ -52,9 +52,11 @@ class OnnxRuntimeEnhancer(Enhancer):
         opset: opset of the export (<= 20).
         cache_dir: folder of exported graphs (``onnx/`` below it); ``None``:
             ``$NOCTURNE_ENGINES`` or ``engines/``.
-        host_lut: Zero-DCE++ only: the graph stops at the curve map and the host applies the
-            curve's lookup table (``cv2.remap``), which is several times faster on a CPU than
-            ONNX Runtime's Gather; ``false`` runs the whole uint8 frame graph (what TensorRT
+        host_lut: Zero-DCE++ and lowres_guided: the graph does the low-resolution work and
+            the host the full-resolution part — Zero-DCE++'s curve lookup table
+            (``cv2.remap``, several times faster on a CPU than ONNX Runtime's Gather),
+            lowres_guided's downscale and guided transform (OpenCV) with its temporal
+            smoothing between them; ``false`` runs the whole uint8 frame graph (what TensorRT
             builds).
     """
 
@@ -74,7 +76,8 @@ class OnnxRuntimeEnhancer(Enhancer):
         if not isinstance(host_lut, bool):
             raise ConfigError(f"host_lut must be true or false, got {host_lut!r}")
         self.model_name = model
-        self.io = "rows" if host_lut and model == "zero_dce_pp" else "uint8"
+        self.io = ("rows" if host_lut and model == "zero_dce_pp" else
+                   "low" if host_lut and model == "lowres_guided" else "uint8")
         self.threads = threads
         self.opset = opset
         self.model_args = dict(model_args or {})
@@ -101,9 +104,12 @@ class OnnxRuntimeEnhancer(Enhancer):
             weights_path = Path(getattr(self._torch, "weights_path"))
             from ..deploy.export import file_sha256
 
+            key = dict(self.model_args)
+            exposure = getattr(getattr(self._torch, "model", None), "exposure", None)
+            if exposure is not None:
+                key["exposure"] = exposure  # baked into the graph, default or not
             self.onnx_path = onnx_cache_path(cache_dir or default_engines_dir(), model,
-                                             file_sha256(weights_path), self.model_args, opset,
-                                             self.io)
+                                             file_sha256(weights_path), key, opset, self.io)
         self.session: Any = None
         #: frames smaller than this on a side are edge-padded for the graph and cropped back
         #: (Zero-DCE++ estimates its map at 1/scale: the graph needs at least scale pixels)
@@ -156,15 +162,25 @@ class OnnxRuntimeEnhancer(Enhancer):
             raise EnhancerError(f"enhancer {self.name!r}: ONNX Runtime cannot load "
                                 f"{str(self.onnx_path)!r}: {exc}") from None
         inputs = session.get_inputs()
-        if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or len(inputs[0].shape) != 4:
+        low_graph = (len(inputs) == 1 and inputs[0].type == "tensor(float)"
+                     and len(inputs[0].shape) == 4 and inputs[0].shape[3] == 4)
+        if not low_graph and (len(inputs) != 1 or inputs[0].type != "tensor(uint8)"
+                              or len(inputs[0].shape) != 4):
             raise EnhancerError(f"enhancer {self.name!r}: {str(self.onnx_path)!r} is not a "
                                 f"uint8 NHWC frame graph (input {inputs[0].type} "
                                 f"{inputs[0].shape}); export it with pipeline.deploy.export")
         self.input_name = inputs[0].name
         output = session.get_outputs()[0]
         self.output_name = output.name
-        # a float output is a rows graph (Zero-DCE++ map as table rows): the host applies it
-        self.io = "uint8" if output.type == "tensor(uint8)" else "rows"
+        # a float output is a rows graph (Zero-DCE++ map as table rows) or, from low views, a
+        # lowres_guided coefficient graph: the host applies either
+        self.io = "low" if low_graph else "uint8" if output.type == "tensor(uint8)" else "rows"
+        if self.io == "low":
+            from .neural import TemporalSmoother
+
+            torch_model = getattr(self._torch, "model", None)
+            self._scale = int(getattr(torch_model, "scale", 8))
+            self._smoother = getattr(self._torch, "smoother", None) or TemporalSmoother()
         if self.io == "rows":
             from ..models.curves import CurveLUT
 
@@ -178,6 +194,13 @@ class OnnxRuntimeEnhancer(Enhancer):
         if pad_h or pad_w:
             frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         frames = np.ascontiguousarray(frames)
+        if self.io == "low":
+            from .neural import apply_guided, low_views
+
+            rows = self.session.run([self.output_name],
+                                    {self.input_name: low_views(frames, self._scale)})[0]
+            out = apply_guided(frames, self._smoother(rows, frames), self._scale)
+            return out[:, :h, :w] if pad_h or pad_w else out
         out = self.session.run([self.output_name], {self.input_name: frames})[0]
         if self.io == "rows":
             out = apply_rows(frames, out, self._curve)

@@ -6,6 +6,7 @@ collects batch N, so the upload of one overlaps the compute of the other.
 """
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,18 @@ from .neural import NEURAL_MODELS
 
 #: the models that have frame engines (uint8 NHWC in and out)
 ENGINE_MODELS = NEURAL_MODELS
+
+
+def _target(device: int) -> tuple[str, str, str] | None:
+    """``(TensorRT version, GPU name, compute capability)`` of this machine, or None when the
+    GPU cannot be asked (then the newest engine is tried, and refused with a reason)."""
+    from ..deploy.trt import gpu_facts, import_pycuda, import_tensorrt
+
+    try:
+        name, cc = gpu_facts(import_pycuda(), device)
+        return str(import_tensorrt().__version__), name, cc
+    except EngineBuildError:
+        return None
 
 
 @register_enhancer("tensorrt")
@@ -57,7 +70,7 @@ class TensorRTEnhancer(Enhancer):
                 raise ConfigError(f"engine file {engine!r} does not exist")
         else:
             engines_dir = engines_dir or default_engines_dir()
-            found = find_engine(engines_dir, model, precision)
+            found = find_engine(engines_dir, model, precision, target=_target(device))
             if found is None:
                 raise EnhancerError(
                     f"enhancer 'tensorrt': no {precision or ''} engine for {model!r} under "
@@ -67,6 +80,7 @@ class TensorRTEnhancer(Enhancer):
         self.model_name = model
         self.device = device
         self.runner: Any = None
+        self._sizes: collections.deque[tuple[int, int, int]] = collections.deque()
 
     def start(self) -> None:
         from ..deploy.trt import TrtRunner
@@ -77,16 +91,30 @@ class TensorRTEnhancer(Enhancer):
             except EngineBuildError as exc:
                 raise EnhancerError(f"enhancer 'tensorrt': {exc}") from exc
 
+    def _fit(self, frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+        """Frames padded up to the engine's smallest profile shape (edge pixels, the last
+        frame repeated), as the ONNX Runtime enhancer pads, and the size to crop back to."""
+        n, h, w, _ = frames.shape
+        min_n, min_h, min_w = self.runner.min_shape[:3]
+        pad_n, pad_h, pad_w = max(0, min_n - n), max(0, min_h - h), max(0, min_w - w)
+        if pad_n or pad_h or pad_w:
+            frames = np.pad(frames, ((0, pad_n), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        return np.ascontiguousarray(frames), (n, h, w)
+
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         self.start()
-        return self.runner.infer(frames)
+        fitted, (n, h, w) = self._fit(frames)
+        return self.runner.infer(fitted)[:n, :h, :w]
 
     def submit(self, frames: np.ndarray) -> None:
         self.start()
-        self.runner.submit(frames)
+        fitted, size = self._fit(frames)
+        self.runner.submit(fitted)
+        self._sizes.append(size)
 
     def collect(self) -> np.ndarray:
-        return self.runner.collect()
+        n, h, w = self._sizes.popleft()
+        return self.runner.collect()[:n, :h, :w]
 
     def close(self) -> None:
         if self.runner is not None:

@@ -38,6 +38,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 from . import guided_cgan  # noqa: E402,F401  (registers "guided_cgan")
+from . import lowres_guided  # noqa: E402,F401  (registers "lowres_guided")
 from . import pix2pix_vgg  # noqa: E402,F401  (registers "pix2pix_vgg")
 from . import ratio_log  # noqa: E402,F401  (registers "ratio_log")
 from . import unet_gn  # noqa: E402,F401  (registers "unet_gn")

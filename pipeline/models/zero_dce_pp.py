@@ -182,7 +182,7 @@ class ZeroDCEPP(nn.Module):
     def forward_rows(self, frames: torch.Tensor) -> torch.Tensor:
         """The curve map of uint8 ``(N, H, W, 3)`` frames as fractional lookup-table rows
         (``models.curves.CurveLUT.index``), ``(N, h, w, 3)`` float at 1/``scale`` size."""
-        x = frames.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
+        x = frames.to(torch.float32).permute(0, 3, 1, 2) * (1.0 / 255.0)
         r = self.estimate_small(downscale(x, self.scale))
         return ((r + 1.0) * ((LUT_LEVELS - 1) / 2.0)).permute(0, 2, 3, 1)
 
@@ -195,8 +195,12 @@ class ZeroDCEPP(nn.Module):
         ``LUT_LEVELS x 256`` table instead of 8 full-resolution curve steps. Within one level of
         :meth:`forward` (see ``models.curves.LUT_LEVELS``).
         """
-        h, w = frames.shape[1], frames.shape[2]
-        rows = upsample(self.forward_rows(frames).permute(0, 3, 1, 2), (h, w))
-        rows = (rows + 0.5).clamp(0.0, LUT_LEVELS - 1.0).to(torch.int32)  # nearest row
-        index = rows.permute(0, 2, 3, 1) * 256 + frames.to(torch.int32)
+        # uint8 frames are cast to float first and the result to uint8 last, so a graph of
+        # this method has no uint8 tensor inside (TensorRT refuses them, see FrameModel)
+        x = frames.to(torch.float32)
+        h, w = x.shape[1], x.shape[2]
+        rows = upsample(self.forward_rows(x).permute(0, 3, 1, 2), (h, w))
+        rows = torch.floor((rows + 0.5).clamp(0.0, LUT_LEVELS - 1.0))  # nearest row
+        # exact in float32: the largest index, 4095 * 256 + 255, is below 2**24
+        index = rows.permute(0, 2, 3, 1) * 256.0 + x
         return self.lut[index.to(torch.int64)].to(torch.uint8)

@@ -10,7 +10,11 @@ Three kinds of data:
 * ``--synthetic-val RECIPE``: the fixed synthetic validation pairs of a training recipe (the set
   the trainer validates on), scored like a paired folder;
 * ``--bracket-val RECIPE``: real pairs from the exposure-bracket scenes a recipe holds out of
-  training (``data.holdout_scenes``): each dark frame against its scene's best-exposed frame.
+  training (``data.holdout_scenes``): each dark frame against its scene's best-exposed frame;
+* ``--codec-clip CRF``: frames of the generated night drive encoded with H.264 at that CRF
+  (libx264, 4:2:0, as a dashcam at a low bit rate), scored for codec artefacts: the block-edge
+  step ratio (``block_ratio``; the input row is the source's) and the luma of the input's
+  near-black regions (``dark_luma``), beside brightness and noise.
 
 Enhancers are given as ``[LABEL:]NAME[,key=value...]``, e.g. ``unet_gn`` or
 ``official:zero_dce,weights=zero_dce_epoch99.pth``; the input itself is always the first row.
@@ -30,13 +34,15 @@ import numpy as np
 import yaml
 
 from ..errors import ConfigError, NocturneError
-from .metrics import gt_mean_correct, no_reference_stats, psnr, ssim, zero_reference_terms
+from .metrics import (block_ratio, dark_luma, gt_mean_correct, no_reference_stats, psnr, ssim,
+                      zero_reference_terms)
 
 log = logging.getLogger(__name__)
 
 PAIRED_KEYS = ("psnr", "ssim", "psnr_gtmean", "ssim_gtmean")
 NOREF_KEYS = ("brightness", "noise", "colour_cast", "dark_clip", "bright_clip", "L_spa",
               "L_exp", "L_col", "L_img")
+CODEC_KEYS = ("block_ratio", "dark_luma", "brightness", "noise")
 
 
 @dataclass
@@ -140,8 +146,33 @@ def zero_reference_samples(recipe_path: str) -> list[Sample]:
     return [Sample(Path(str(item)).stem, read_rgb(item)) for item in val_items]
 
 
-def score(output: np.ndarray, sample: Sample) -> dict[str, float]:
-    """The metrics of one output: paired ones with a target, else no-reference ones."""
+def codec_samples(crf: int, width: int = 640, height: int = 360, frames: int = 12,
+                  every: int = 3) -> list[Sample]:
+    """Frames of the generated night drive after an H.264 encode at ``crf`` (libx264, yuv420p,
+    ``veryfast``): every ``every``-th decoded frame, so P-frames are among them."""
+    import tempfile
+
+    import av
+
+    from ..sample import write_night_clip
+
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
+        raise ConfigError(f"--codec-clip: CRF must be an integer in 0..51, got {crf!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_night_clip(Path(tmp) / "night.mp4", width, height, fps=30,
+                                seconds=frames * every / 30, audio=False, crf=crf, seed=7)
+        with av.open(str(clip.path)) as container:
+            decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return [Sample(f"crf{crf}_{i:03d}", image) for i, image in enumerate(decoded)
+            if i % every == every - 1]
+
+
+def score(output: np.ndarray, sample: Sample, codec: bool = False) -> dict[str, float]:
+    """The metrics of one output: paired ones with a target, else no-reference ones (with
+    ``codec``, the codec-artefact ones)."""
+    if codec:
+        return {"block_ratio": block_ratio(output), "dark_luma": dark_luma(sample.low, output),
+                **no_reference_stats(output)}
     if sample.high is None:
         terms = zero_reference_terms(sample.low, output)
         # the Zero-DCE objective's image part with the authors' weights (the smoothness term
@@ -191,17 +222,19 @@ def format_table(results: dict[str, dict[str, float]], keys: tuple[str, ...]) ->
     head = "| method | " + " | ".join(keys) + " |"
     rule = "|---|" + "---:|" * len(keys)
     body = [f"| {name} | " + " | ".join(f"{m[k]:.4f}" if k.startswith("ssim") or k.endswith(
-        "clip") or k.startswith("L_") else f"{m[k]:.2f}" for k in keys) + " |"
+        "clip") or k.startswith("L_") else f"{m[k]:.3f}" if k == "block_ratio" else
+        f"{m[k]:.2f}" for k in keys) + " |"
         for name, m in results.items()]
     return "\n".join([head, rule, *body])
 
 
 def evaluate(samples: list[Sample], specs: list[str], paired: bool,
-             montage_rows: int = 4) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+             montage_rows: int = 4, codec: bool = False,
+             ) -> tuple[dict[str, dict[str, float]], np.ndarray]:
     """Mean metrics per method (the input first) and the montage image (RGB)."""
     from ..enhancers import build_enhancer
 
-    keys = PAIRED_KEYS if paired else NOREF_KEYS
+    keys = CODEC_KEYS if codec else PAIRED_KEYS if paired else NOREF_KEYS
     methods: list[tuple[str, Any]] = [("input", None)]
     for spec in specs:
         label, name, kwargs = parse_enhancer_spec(spec)
@@ -215,7 +248,7 @@ def evaluate(samples: list[Sample], specs: list[str], paired: bool,
             row = []
             for label, enhancer in methods:
                 out = sample.low if enhancer is None else run_enhancer(enhancer, sample.low)
-                per[label].append(score(out, sample))
+                per[label].append(score(out, sample, codec))
                 row.append((label, out))
             if sample.high is not None:
                 row.append(("ground truth", sample.high))
@@ -225,7 +258,7 @@ def evaluate(samples: list[Sample], specs: list[str], paired: bool,
         for _, enhancer in methods:
             if enhancer is not None:
                 enhancer.close()
-    results = {label: {k: float(np.mean([s[k] for s in scores])) for k in keys}
+    results = {label: {k: float(np.nanmean([s[k] for s in scores])) for k in keys}
                for label, scores in per.items()}
     return results, montage(rows)
 
@@ -244,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="score on the real exposure-bracket pairs a recipe holds out")
     parser.add_argument("--zero-reference-val", metavar="RECIPE",
                         help="score (no reference) on a zero-reference recipe's held-out images")
+    parser.add_argument("--codec-clip", type=int, metavar="CRF",
+                        help="score codec artefacts on the generated night drive encoded at "
+                             "this H.264 CRF (e.g. 40)")
     parser.add_argument("--enhancer", action="append", default=[], metavar="SPEC",
                         help="an enhancer to score (repeatable)")
     parser.add_argument("--out", default="out/eval", help="folder for results.json and "
@@ -257,10 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         given = [x for x in (args.data, args.synthetic_val, args.bracket_val,
                              args.zero_reference_val) if x]
+        if args.codec_clip is not None:
+            given.append(f"codec clip, CRF {args.codec_clip}")
         if len(given) != 1:
-            raise ConfigError("give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE "
-                              "or --zero-reference-val RECIPE")
-        if args.synthetic_val:
+            raise ConfigError("give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE, "
+                              "--zero-reference-val RECIPE or --codec-clip CRF")
+        codec = args.codec_clip is not None
+        if codec:
+            samples, paired = codec_samples(args.codec_clip)[:args.limit], False
+        elif args.synthetic_val:
             samples, paired = synthetic_samples(args.synthetic_val)[:args.limit], True
         elif args.bracket_val:
             samples, paired = bracket_samples(args.bracket_val)[:args.limit], True
@@ -270,10 +311,11 @@ def main(argv: list[str] | None = None) -> int:
             paired = False
         else:
             samples, paired = load_samples(args.data, args.max_side, args.limit)
-        results, grid = evaluate(samples, args.enhancer, paired, args.montage_rows)
+        results, grid = evaluate(samples, args.enhancer, paired, args.montage_rows, codec)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        table = format_table(results, PAIRED_KEYS if paired else NOREF_KEYS)
+        table = format_table(results, CODEC_KEYS if codec else
+                             PAIRED_KEYS if paired else NOREF_KEYS)
         (out / "results.json").write_text(json.dumps(
             {"data": given[0], "paired": paired,
              "images": len(samples), "results": results}, indent=2) + "\n")

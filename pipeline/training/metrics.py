@@ -7,7 +7,10 @@
   mean grey level equals the ground truth's before scoring, which takes the (ambiguous) global
   brightness out of the comparison;
 * no-reference statistics for unpaired footage: mean brightness, a noise estimate
-  (Immerkaer 1996), colour cast (mean chroma in CIELAB), clipped fractions.
+  (Immerkaer 1996), colour cast (mean chroma in CIELAB), clipped fractions;
+* codec artefacts: :func:`block_ratio` (luma steps across 8-pixel block edges against steps
+  inside blocks: 1 for a blockless image, higher when an enhancer makes H.264's blocks show)
+  and :func:`dark_luma` (how bright the input's near-black regions come out).
 """
 from __future__ import annotations
 
@@ -140,3 +143,30 @@ def zero_reference_terms(low: np.ndarray, out: np.ndarray) -> dict[str, float]:
     m = out.reshape(-1, 3).astype(np.float64).mean(axis=0) / 255.0
     col = math.sqrt((m[0] - m[1]) ** 4 + (m[0] - m[2]) ** 4 + (m[1] - m[2]) ** 4)
     return {"L_spa": float(spa), "L_exp": float(exp), "L_col": col}
+
+
+def block_ratio(image: np.ndarray, block: int = 8) -> float:
+    """Mean absolute luma step across ``block``-pixel block edges divided by the mean step
+    between neighbours inside blocks, horizontal and vertical together.
+
+    An image without block structure scores about 1; an H.264 frame at a low bit rate scores
+    more, and an enhancer that amplifies its blocks raises the ratio further.
+    """
+    y = grey(image).astype(np.float64)
+    steps_x = np.abs(np.diff(y, axis=1))  # step between column j and j + 1
+    steps_y = np.abs(np.diff(y, axis=0))
+    edge_x = (np.arange(steps_x.shape[1]) % block) == block - 1
+    edge_y = (np.arange(steps_y.shape[0]) % block) == block - 1
+    across = np.concatenate([steps_x[:, edge_x].ravel(), steps_y[edge_y, :].ravel()])
+    inside = np.concatenate([steps_x[:, ~edge_x].ravel(), steps_y[~edge_y, :].ravel()])
+    if across.size == 0 or inside.size == 0:
+        raise ConfigError(f"image {image.shape} is too small for {block}-pixel blocks")
+    return float(across.mean() / max(inside.mean(), 1e-6))
+
+
+def dark_luma(low: np.ndarray, out: np.ndarray, level: int = 8) -> float:
+    """Mean output luma (0-255) where the input's luma is at most ``level`` (near black: a
+    night sky); nan when the input has no such pixel."""
+    _check_pair(low, out)
+    mask = grey(low) <= level
+    return float(grey(out)[mask].mean()) if mask.any() else float("nan")

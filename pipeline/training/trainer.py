@@ -69,6 +69,10 @@ class DataConfig:
     #: ``synthetic``: whole exposure-bracket scenes held out of all training (with
     #: ``val_seed``) as a real paired test set: ``tools/eval.py --bracket-val RECIPE``
     holdout_scenes: int = 0
+    #: ``synthetic``: a random gain in [min, max] in linear light on each training target
+    #: (the input unchanged), for models conditioned on the target's brightness; 1, 1: none
+    target_gain_min: float = 1.0
+    target_gain_max: float = 1.0
     #: resize images so their short side is this before cropping; None keeps full size
     resize: Union[int, None] = None
     workers: int = 1
@@ -282,7 +286,11 @@ class Trainer:
                                                     update_discriminator=self.model.training)
         else:
             dark, clean = (t.to(self.device) for t in batch)
-            y = self.model(dark)
+            # a model with a conditioning input (lowres_guided's exposure) learns it from the
+            # target; validation calls the plain forward, as inference does
+            supervised = getattr(self.model, "forward_supervised", None)
+            y = supervised(dark, clean) if supervised is not None and self.model.training \
+                else self.model(dark)
             total, parts = self.loss(y, clean)
         return total, {k: float(v) for k, v in parts.items()}
 

@@ -46,6 +46,29 @@ def test_export_parity_at_two_sizes(name: str, io: str, tmp_path: Path) -> None:
     assert dtype == (onnx.TensorProto.UINT8 if io == "uint8" else onnx.TensorProto.FLOAT)
 
 
+FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_uint8_only_at_the_graph_edges_through_casts(name: str, tmp_path: Path) -> None:
+    """TensorRT takes a uint8 network input only straight into a Cast to float, and a uint8
+    output only straight out of a Cast: no Transpose, Shape or Gather on uint8."""
+    path = tmp_path / "m.onnx"
+    export_onnx(_model(name), path, io="uint8", check_shapes=((1, 40, 64),))
+    graph = onnx.load(str(path)).graph
+    consumers = [n for n in graph.node if INPUT_NAME in n.input]
+    assert consumers and all(n.op_type == "Cast" for n in consumers), \
+        [n.op_type for n in consumers]
+    assert all(next(a.i for a in n.attribute if a.name == "to") in FLOAT_TYPES
+               for n in consumers)
+    producer = [n for n in graph.node if OUTPUT_NAME in n.output]
+    assert len(producer) == 1 and producer[0].op_type == "Cast"
+    # nothing else in the graph is uint8: every Cast to uint8 is the output's
+    to_uint8 = [n for n in graph.node if n.op_type == "Cast" and
+                next(a.i for a in n.attribute if a.name == "to") == onnx.TensorProto.UINT8]
+    assert to_uint8 == producer
+
+
 @pytest.mark.parametrize("name", MODELS.names())
 def test_uint8_graph_equals_float_path(name: str, tmp_path: Path) -> None:
     """Frames through the uint8 graph equal the float model's output rounded, within 1/255."""
@@ -100,3 +123,26 @@ def test_rows_graph_for_a_host_side_lookup(tmp_path: Path) -> None:
     assert np.abs(out.astype(np.float64) - ref).max() <= 1.0
     with pytest.raises(ConfigError, match="io 'rows' needs a model with one curve map"):
         export_onnx(_model("zero_dce"), tmp_path / "x.onnx", io="rows")
+
+
+@pytest.mark.parametrize("name", ["zero_dce", "unet_gn", "lowres_guided"])
+def test_int8_qdq_graph_is_symmetric_for_tensorrt(name: str, tmp_path: Path) -> None:
+    """TensorRT's ONNX parser rejects non-zero zero points and int32-quantized biases."""
+    from onnx import numpy_helper
+
+    from pipeline.deploy.trt import qdq_onnx
+
+    path = tmp_path / "m.onnx"
+    export_onnx(_model(name), path, io="uint8", check_shapes=((1, 48, 64),))
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 120, (1, 48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    graph = onnx.load_from_string(qdq_onnx(path.read_bytes(), frames)).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    qdq = [n for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    assert qdq, "nothing was quantized"
+    for node in qdq:
+        if len(node.input) > 2 and node.input[2] in inits:
+            assert not np.any(inits[node.input[2]]), f"{node.name}: non-zero zero point"
+    for node in (n for n in qdq if n.op_type == "DequantizeLinear"):
+        source = inits.get(node.input[0])
+        assert source is None or source.dtype != np.int32, f"{node.name}: int32 bias"

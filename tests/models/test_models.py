@@ -52,7 +52,7 @@ def test_backward_gives_finite_gradients(name: str) -> None:
 
 def test_unknown_model_lists_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match=r"unknown model 'unet'; valid names: guided_cgan, "
-                                          r"pix2pix_vgg, ratio_log, unet_gn, zero_dce, "
+                                          r"lowres_guided, pix2pix_vgg, ratio_log, unet_gn, zero_dce, "
                                           r"zero_dce_pp"):
         create_model("unet")
     with pytest.raises(ConfigError, match=r"unknown parameter\(s\) depth"):

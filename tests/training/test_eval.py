@@ -79,8 +79,9 @@ def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args, message", [
     (["{missing}"], "image folder .* does not exist"),
     (["{data}", "--enhancer", "nosuch"], "unknown enhancer 'nosuch'"),
-    ([], "give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE or "
-         "--zero-reference-val RECIPE"),
+    ([], "give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE, "
+         "--zero-reference-val RECIPE or --codec-clip CRF"),
+    (["--codec-clip", "80"], "CRF must be an integer in 0..51"),
 ])
 def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     data = _paired_folder(tmp_path / "data", 1)
@@ -114,3 +115,26 @@ def test_zero_reference_val_scores_held_out_images(tmp_path: Path) -> None:
     assert rows["gamma"]["L_exp"] < rows["input"]["L_exp"]
     assert rows["gamma"]["L_img"] == pytest.approx(
         rows["gamma"]["L_spa"] + 10 * rows["gamma"]["L_exp"] + 5 * rows["gamma"]["L_col"])
+
+
+def test_codec_clip_scores_blocks_and_near_black(tmp_path: Path) -> None:
+    """The input row is the source's block ratio; an enhancer that brightens raises dark_luma."""
+    out = tmp_path / "codec"
+    assert main(["--codec-clip", "40", "--enhancer", "gamma,gamma=0.4", "--limit", "3",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert results["input"]["block_ratio"] > 1.0  # H.264 at CRF 40 shows its blocks
+    assert results["gamma"]["dark_luma"] > results["input"]["dark_luma"]
+
+
+def test_block_ratio_sees_blocks() -> None:
+    from pipeline.training.metrics import block_ratio
+
+    rng = np.random.default_rng(0)
+    smooth = (rng.random((64, 64, 3)) * 40 + 100).astype(np.uint8)
+    blocky = smooth.copy()
+    for y in range(0, 64, 8):
+        for x in range(0, 64, 8):
+            blocky[y:y + 8, x:x + 8] = rng.integers(60, 200)
+    assert block_ratio(blocky) > 3 * block_ratio(smooth)
+    assert 0.8 < block_ratio(smooth) < 1.2

@@ -97,7 +97,7 @@ def test_checkpoint_resume_and_weights_load_in_enhancer(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("change, message", [
     ({"model": {"type": "unet"}},
-     r"model\.type: unknown model 'unet'; valid: guided_cgan, pix2pix_vgg, ratio_log, unet_gn"),
+     r"model\.type: unknown model 'unet'; valid: guided_cgan, lowres_guided, pix2pix_vgg, ratio_log, unet_gn"),
     ({"model": {"type": "unet_gn", "depth": 3}}, r"model\.depth: unknown parameter"),
     ({"loss": {"type": "perceptual"}}, r"loss\.type: unknown loss 'perceptual'"),
     ({"optim": {"steps": 0}}, r"optim\.steps: must be >= 1"),

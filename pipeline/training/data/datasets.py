@@ -232,6 +232,35 @@ class MixedPairDataset(_Seeded):
         return self.real[(index - len(self.synthetic) + self.epoch * self.extra) % len(self.real)]
 
 
+class TargetGainDataset(_Seeded):
+    """Pairs whose target is brightened or darkened by a random gain in linear light
+    (log-uniform in ``[low, high]``), the input unchanged: a model conditioned on the target's
+    brightness (``lowres_guided``'s exposure) learns the whole range it will be asked for, not
+    only the well-exposed targets' 0.35-0.65."""
+
+    def __init__(self, base: _Seeded, low: float, high: float) -> None:
+        super().__init__(base.seed + 7)
+        if not 0 < low <= high:
+            raise ConfigError(f"data.target_gain_min/max must be 0 < min <= max, got {low}, {high}")
+        self.base, self.low, self.high = base, float(low), float(high)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.base.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from .synth import linear_to_srgb, srgb_to_linear
+
+        dark, clean = self.base[index]
+        gain = float(np.exp(self.rng(index).uniform(np.log(self.low), np.log(self.high))))
+        linear = srgb_to_linear(clean.numpy()) * gain
+        target = np.rint(linear_to_srgb(linear) * 255.0) / 255.0
+        return dark, torch.from_numpy(target.astype(np.float32))
+
+
 class PairedFolderDataset(PairListDataset):
     """A folder with ``low/`` and ``high/`` (LOL) or ``flash/`` and ``ambient/`` (FAID)
     subfolders of same-named images.

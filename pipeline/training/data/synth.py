@@ -16,8 +16,11 @@ random generator:
    Poisson-Gaussian sensor model);
 6. back to sRGB, optionally histogram matched toward a night reference frame (its sodium-lamp
    colour and tone distribution), blended by a random strength;
-7. 8-bit quantization and optional JPEG compression (what a dashcam's encoder does to dark,
-   noisy frames).
+7. 8-bit quantization, an optional black-level crush (a dashcam's tone curve clips the
+   darkest levels to 0), and optional compression: JPEG, or H.264 at a low bit rate (libx264,
+   4:2:0, CRF 30-45 by default) — what a dashcam's encoder does to dark, noisy frames: 8x8 and
+   16x16 blocks in the flat dark sky, smeared chroma. The encode is single-threaded, so the
+   same generator state gives the same bytes.
 """
 from __future__ import annotations
 
@@ -74,6 +77,13 @@ class SynthConfig:
     jpeg_prob: float = 0.5
     jpeg_quality_min: int = 50
     jpeg_quality_max: int = 95
+    #: probability and CRF range of an H.264 encode (libx264, 4:2:0) instead of the JPEG
+    h264_prob: float = 0.0
+    h264_crf_min: int = 30
+    h264_crf_max: int = 45
+    #: probability and largest black level (8-bit levels) clipped to 0 before compression
+    crush_prob: float = 0.0
+    crush_max: int = 6
 
     def __post_init__(self) -> None:
         checks = [
@@ -88,6 +98,11 @@ class SynthConfig:
             (0 <= self.jpeg_prob <= 1, "0 <= jpeg_prob <= 1"),
             (1 <= self.jpeg_quality_min <= self.jpeg_quality_max <= 100,
              "1 <= jpeg_quality_min <= jpeg_quality_max <= 100"),
+            (0 <= self.h264_prob <= 1, "0 <= h264_prob <= 1"),
+            (0 <= self.h264_crf_min <= self.h264_crf_max <= 51,
+             "0 <= h264_crf_min <= h264_crf_max <= 51"),
+            (0 <= self.crush_prob <= 1 and 0 <= self.crush_max < 128,
+             "0 <= crush_prob <= 1, 0 <= crush_max < 128"),
         ]
         for ok, rule in checks:
             if not ok:
@@ -224,6 +239,11 @@ def synthesize(
         matched = reference.match(out).astype(np.float32)
         out = np.rint(out * (1 - strength) + matched * strength).astype(np.uint8)
 
+    if cfg.crush_max > 0 and rng.random() < cfg.crush_prob:
+        out = crush_blacks(out, int(rng.integers(1, cfg.crush_max + 1)))
+    if cfg.h264_prob > 0 and rng.random() < cfg.h264_prob:
+        return h264_roundtrip(out, int(rng.integers(cfg.h264_crf_min, cfg.h264_crf_max + 1))), \
+            target
     if rng.random() < cfg.jpeg_prob:
         quality = int(rng.integers(cfg.jpeg_quality_min, cfg.jpeg_quality_max + 1))
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR),
@@ -231,3 +251,30 @@ def synthesize(
         if ok:
             out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return out, target
+
+
+def crush_blacks(image: np.ndarray, level: int) -> np.ndarray:
+    """Levels up to ``level`` become 0 and the rest are stretched back to full range: the
+    black clip of a camera's tone curve, which leaves night skies flat black."""
+    lut = np.clip((np.arange(256, dtype=np.float32) - level) * 255.0 / (255.0 - level), 0, 255)
+    return cv2.LUT(image, np.rint(lut).astype(np.uint8))
+
+
+def h264_roundtrip(image: np.ndarray, crf: int) -> np.ndarray:
+    """``image`` (uint8 RGB) encoded as one H.264 intra frame (libx264, yuv420p, ``crf``,
+    one thread: deterministic) and decoded back, at the same size (odd sides edge-padded)."""
+    import av
+
+    h, w = image.shape[:2]
+    padded = cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height = padded.shape[1], padded.shape[0]
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = encoder.framerate = 25
+    encoder.thread_count = 1
+    encoder.options = {"crf": str(crf), "preset": "veryfast"}
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(padded), format="rgb24")
+    packets = list(encoder.encode(frame)) + list(encoder.encode(None))
+    decoder = av.CodecContext.create("h264", "r")
+    decoded = [f for p in packets for f in decoder.decode(p)] + list(decoder.decode(None))
+    return decoded[0].to_ndarray(format="rgb24")[:h, :w]

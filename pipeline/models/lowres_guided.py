@@ -1,0 +1,238 @@
+"""A low-resolution network with a full-resolution guided transform: the real-time quality model.
+
+The network never sees the full frame. The frame is box-averaged by ``scale`` (8: a 720p frame
+becomes 160x90, 1080p 240x135 — and the sensor noise drops by the same factor), a small
+GroupNorm U-Net enhances that view, conditioned on a target ``exposure``, and predicts, per
+low-resolution pixel, how much to smooth. A fast guided filter (He & Sun 2015, the upsampler of
+Deep Guided Filter, Wu et al. 2018) then fits, in every small window of the low-resolution
+result, a linear map from the input's luma to each output channel:
+
+    out_c(x) = A_c(x) * Y(x) + B_c(x)        (A, B upsampled bilinearly from the low grid)
+
+One multiply-add per channel at full resolution, whatever the network costs. Why this and not
+the alternatives (see the model card ``weights/lowres_guided.md``):
+
+* the guide is the **luma** of the full frame, not its colour: the output's chroma comes from
+  the low-resolution result (smooth: chroma noise, most of what shows at night, is gone);
+* the guided filter's regularization ``eps`` is predicted per pixel: where the network makes it
+  large (flat dark sky, asphalt) ``A`` goes to 0 and the output is the smooth low-resolution
+  result — the luma noise and the codec's 8x8 blocks are not transferred; at edges ``A``
+  carries the full-resolution detail;
+* every op exports to plain ONNX that TensorRT 10.3 parses (Pad edge, AveragePool, Resize
+  linear with constant scales, Conv, InstanceNormalization, elementwise): no GridSample (a
+  bilateral grid's 3-D slicing), no per-pixel 3-D LUT gather;
+* a CPU host applies ``A`` and ``B`` itself (:meth:`forward_rows` gives them; resize and
+  multiply-add in OpenCV), and a video enhancer smooths them over time (reset on a cut), so
+  brightness does not pump when a headlight passes.
+
+``exposure`` is the target mean brightness of the result in [0, 1] (0.25 dusk-like, 0.45
+daylight-like); ``AUTO`` (-1) lets the network choose, as the supervised models do.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import register_model
+from .common import check_width, pad_to_multiple
+from .unet_gn import Up, conv_gn, scaled_channels
+
+#: channels of the network's three levels at width 1
+LEVEL_CHANNELS = (16, 32, 64)
+#: ``exposure`` value that lets the network choose the brightness itself
+AUTO = -1.0
+#: the input's logits are clamped to [eps, 1 - eps] (half an 8-bit level)
+LOGIT_EPS = 1.0 / 512
+#: OpenCV's fixed-point RGB -> grey weights (``cv2.COLOR_RGB2GRAY``), so a host computing the
+#: guide with OpenCV gets exactly the graph's luma
+GREY_WEIGHTS = (4899.0, 9617.0, 1868.0)
+GREY_SHIFT = 16384.0
+#: the predicted eps: ``EPS_SCALE * softplus(logit) + EPS_MIN`` (luma variances are ~1e-4..1e-2)
+EPS_SCALE = 0.01
+EPS_MIN = 1e-5
+
+
+def luma_u8(x: torch.Tensor) -> torch.Tensor:
+    """The grey level OpenCV computes from 8-bit RGB, as a float in [0, 1]: ``(N, 1, H, W)``.
+
+    ``x`` holds 8-bit values scaled to [0, 1]; all the arithmetic is exact in float32.
+    """
+    rgb = torch.round(x * 255.0)
+    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
+    wr, wg, wb = GREY_WEIGHTS
+    return torch.floor((r * wr + g * wg + b * wb + GREY_SHIFT / 2) / GREY_SHIFT) / 255.0
+
+
+def box(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a ``(2r+1)^2`` window, the window cut at the borders (not zero-padded)."""
+    return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+
+
+@register_model("lowres_guided")
+class LowResGuided(nn.Module):
+    """Low-resolution GroupNorm U-Net + full-resolution guided transform (see the module).
+
+    Args:
+        width: channel multiplier of the network (1: 16-32-64 channels; 0.5: 8-16-32).
+        scale: box-averaging factor from the frame to the network's view (an integer >= 2).
+        radius: guided-filter window radius, in low-resolution pixels.
+        exposure: default target brightness in [0.05, 0.95], or ``AUTO`` (-1).
+    """
+
+    def __init__(self, width: float = 1.0, scale: int = 8, radius: int = 1,
+                 exposure: float = AUTO) -> None:
+        super().__init__()
+        from ..errors import ConfigError
+
+        self.width = check_width(width)
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
+            raise ConfigError(f"scale must be an integer >= 2, got {scale!r}")
+        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
+            raise ConfigError(f"radius must be an integer >= 1, got {radius!r}")
+        self.scale = scale
+        self.radius = radius
+        self.exposure = check_exposure(exposure)
+        ch = [scaled_channels(c, self.width) for c in LEVEL_CHANNELS]
+        self.channels = tuple(ch)
+        self.enc1 = nn.Sequential(conv_gn(4, ch[0], 3), conv_gn(ch[0], ch[0], 3))
+        self.enc2 = nn.Sequential(conv_gn(ch[0], ch[1], 3), conv_gn(ch[1], ch[1], 3))
+        self.enc3 = nn.Sequential(conv_gn(ch[1], ch[2], 3), conv_gn(ch[2], ch[2], 3))
+        self.pool = nn.MaxPool2d(2)
+        self.up2 = Up(ch[2], ch[1])
+        self.up1 = Up(ch[1], ch[0])
+        # the exposure reaches the deepest level directly too: a global brightness decision
+        self.exposure_bias = nn.Linear(1, ch[2])
+        # ... and, as a scale and shift (FiLM), the features after the last GroupNorm: every
+        # GroupNorm here has one or two channels per group and removes each map's mean, so an
+        # exposure that entered earlier only as a constant would be normalized away before
+        # the head (identity at initialization)
+        self.exposure_film = nn.Linear(1, 2 * ch[0])
+        with torch.no_grad():
+            self.exposure_film.weight.zero_()
+            self.exposure_film.bias.zero_()
+        # 3 output logits (+ the input's, identity-initialized) and 1 eps logit
+        self.head = nn.Conv2d(ch[0] + 3, 4, 1)
+        with torch.no_grad():
+            self.head.weight.zero_()
+            self.head.weight[:3, ch[0]:, 0, 0] = torch.eye(3)
+            self.head.bias.zero_()
+
+    # -- the low-resolution part --------------------------------------------------------------
+    def low_view(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's view: ``x`` edge-padded to a multiple of ``scale``, box-averaged."""
+        return F.avg_pool2d(pad_to_multiple(x, self.scale), self.scale)
+
+    def enhance_low(self, low: torch.Tensor, exposure: torch.Tensor) -> tuple[torch.Tensor,
+                                                                               torch.Tensor]:
+        """The enhanced low-resolution view ``(N, 3, h, w)`` and the per-pixel eps
+        ``(N, 1, h, w)``; ``exposure`` is ``(N,)`` (``AUTO`` entries: the network chooses)."""
+        h, w = low.shape[-2:]
+        # a multiple of 4 for the two poolings, plus 4 more rows and columns so that even a
+        # tiny frame's deepest level keeps 2x2 values for its GroupNorm
+        pad_h, pad_w = 4 + (-h % 4), 4 + (-w % 4)
+        x = F.pad(low, (0, pad_w, 0, pad_h), mode="replicate")
+        logits = torch.logit(x.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
+        e = exposure.reshape(-1, 1, 1, 1).to(x.dtype)
+        e1 = self.enc1(torch.cat([logits, e.expand(-1, 1, x.shape[2], x.shape[3])], 1))
+        e2 = self.enc2(self.pool(e1))
+        e3 = self.enc3(self.pool(e2))
+        e3 = e3 + self.exposure_bias(exposure.reshape(-1, 1).to(x.dtype))[:, :, None, None]
+        d = self.up1(self.up2(e3, e2), e1)
+        scale, shift = self.exposure_film(exposure.reshape(-1, 1).to(x.dtype)).chunk(2, dim=1)
+        d = d * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None]
+        out = self.head(torch.cat([d, logits], 1))[..., :h, :w]
+        y = torch.sigmoid(out[:, :3])
+        eps = EPS_SCALE * F.softplus(out[:, 3:4]) + EPS_MIN
+        return y, eps
+
+    def coefficients(self, x: torch.Tensor,
+                     exposure: float | torch.Tensor | None = None) -> tuple[torch.Tensor,
+                                                                            torch.Tensor]:
+        """``A`` and ``B`` ``(N, 3, h, w)`` on the low-resolution grid, for ``x`` in [0, 1]."""
+        return self.coefficients_low(self.low_view(x), self.low_view(luma_u8(x)), exposure)
+
+    def coefficients_low(self, low: torch.Tensor, guide: torch.Tensor,
+                         exposure: float | torch.Tensor | None = None) -> tuple[torch.Tensor,
+                                                                                torch.Tensor]:
+        """``A`` and ``B`` from the low views a host made itself: ``low`` ``(N, 3, h, w)`` and
+        the grey ``guide`` ``(N, 1, h, w)``, both box averages of the padded frame in [0, 1]
+        (``cv2.resize`` with ``INTER_AREA`` by an integer factor is exactly that)."""
+        y, eps = self.enhance_low(low, self._exposure_tensor(exposure, low))
+        r = self.radius
+        mean_g = box(guide, r)
+        mean_y = box(y, r)
+        var_g = box(guide * guide, r) - mean_g * mean_g
+        cov = box(guide * y, r) - mean_g * mean_y
+        a = cov / (var_g.clamp(min=0.0) + eps)
+        b = mean_y - a * mean_g
+        return box(a, r), box(b, r)
+
+    def forward_low(self, views: torch.Tensor) -> torch.Tensor:
+        """Host-made low views ``(N, h, w, 4)`` (RGB and grey in [0, 1]) to ``A`` and ``255 * B``
+        ``(N, h, w, 6)``: the graph a CPU runtime runs (the host downscales and applies)."""
+        v = views.permute(0, 3, 1, 2)
+        a, b = self.coefficients_low(v[:, :3], v[:, 3:4])
+        return torch.cat([a, b * 255.0], 1).permute(0, 2, 3, 1)
+
+    def _exposure_tensor(self, exposure: float | torch.Tensor | None,
+                         x: torch.Tensor) -> torch.Tensor:
+        if exposure is None:
+            exposure = self.exposure
+        if not torch.is_tensor(exposure):
+            exposure = torch.full((x.shape[0],), float(exposure), dtype=x.dtype,
+                                  device=x.device)
+        return exposure
+
+    # -- the full-resolution part -------------------------------------------------------------
+    def apply(self, a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``A * Y + B`` at ``x``'s resolution (bilinear upsampling of the low grid)."""
+        h, w = x.shape[-2:]
+        up_a = F.interpolate(a, scale_factor=float(self.scale), mode="bilinear",
+                             align_corners=False)[..., :h, :w]
+        up_b = F.interpolate(b, scale_factor=float(self.scale), mode="bilinear",
+                             align_corners=False)[..., :h, :w]
+        return (up_a * luma_u8(x) + up_b).clamp(0.0, 1.0)
+
+    def forward(self, x: torch.Tensor,
+                exposure: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Enhance ``(N, 3, H, W)`` in [0, 1]; the result is in [0, 1], same shape."""
+        a, b = self.coefficients(x, exposure)
+        return self.apply(a, b, x)
+
+    def forward_supervised(self, dark: torch.Tensor, clean: torch.Tensor,
+                           auto_share: float = 0.25) -> torch.Tensor:
+        """Training forward: conditioned on each target's own mean brightness, or (for about
+        ``auto_share`` of the samples) on ``AUTO``, so both uses of the knob are learned."""
+        target = luma_u8(clean).mean(dim=(1, 2, 3))
+        auto = torch.rand(target.shape, device=target.device) < auto_share
+        exposure = torch.where(auto, torch.full_like(target, AUTO), target)
+        return self(dark, exposure)
+
+    def forward_rows(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(N, H, W, 3)`` frames to the low-resolution ``A`` and ``255 * B``,
+        ``(N, h, w, 6)`` float: what a host needs to apply the transform itself
+        (``enhancers.neural.apply_guided``)."""
+        x = frames.to(torch.float32).permute(0, 3, 1, 2) * (1.0 / 255.0)
+        a, b = self.coefficients(x)
+        return torch.cat([a, b * 255.0], 1).permute(0, 2, 3, 1)
+
+
+def check_exposure(value: object) -> float:
+    """A target brightness in [0.05, 0.95], or ``AUTO``; ``ConfigError`` otherwise."""
+    import math
+    import numbers
+
+    from ..errors import ConfigError
+
+    if value is None or (isinstance(value, str) and value.lower() == "auto"):
+        return AUTO
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value):
+        raise ConfigError(f"exposure must be a number in [0.05, 0.95] or 'auto', got {value!r}")
+    if value == AUTO:
+        return AUTO
+    if not 0.05 <= value <= 0.95:
+        raise ConfigError(f"exposure must be in [0.05, 0.95] (a mean brightness) or 'auto', "
+                          f"got {value!r}")
+    return float(value)

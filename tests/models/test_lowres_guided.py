@@ -1,0 +1,180 @@
+"""lowres_guided, the real-time quality model: shapes and odd sizes, uint8 in and out through
+both CPU runtimes (PyTorch and ONNX Runtime, host-applied transform) within two levels of the
+model's own full-resolution path, the exposure knob, temporal smoothing and its reset on a cut,
+and a few training steps from its recipe."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.enhancers import build_enhancer
+from pipeline.enhancers.neural import (DEFAULT_EXPOSURE, TemporalSmoother, apply_guided,
+                                       default_weights, low_views)
+from pipeline.errors import ConfigError
+from pipeline.models import create_model
+from pipeline.models.lowres_guided import AUTO, check_exposure, luma_u8
+from tests.clips import make_clip, probe
+from tests.common import ROOT, run_cli
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A perturbed (not identity) network: every part of the transform does something."""
+    torch.manual_seed(0)
+    model = create_model("lowres_guided", width=0.5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    path = tmp_path_factory.mktemp("lg") / "lg.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def _frames(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, h, w, 3)) ** 2 * 120).astype(np.uint8)
+
+
+def _reference(model: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+        y = model(x)
+    return (y * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def test_luma_is_opencvs_grey() -> None:
+    import cv2
+
+    frame = _frames(1, 17, 23)[0]
+    x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
+    ours = (luma_u8(x)[0, 0] * 255).round().to(torch.uint8).numpy()
+    assert np.array_equal(ours, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 16), (2, 17, 23), (1, 75, 131), (3, 64, 96)])
+def test_torch_enhancer_host_path_matches_the_model(weights: Path, shape) -> None:
+    enhancer = build_enhancer("lowres_guided", weights=str(weights), temporal=0.0)
+    frames = _frames(*shape)
+    out = enhancer(frames)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    # the host views are box averages like the graph's: within two levels of the model itself
+    diff = np.abs(out.astype(int) - _reference(enhancer.model, frames)).max()
+    assert diff <= 2, diff
+    assert not np.array_equal(out, frames)
+
+
+def test_onnxruntime_enhancer_matches_torch(weights: Path) -> None:
+    torch_enh = build_enhancer("lowres_guided", weights=str(weights), temporal=0.0)
+    ort_enh = build_enhancer("onnxruntime", model="lowres_guided", weights=str(weights),
+                             model_args={"temporal": 0.0})
+    frames = _frames(2, 75, 131, seed=3)
+    a, b = torch_enh(frames), ort_enh(frames)
+    assert ort_enh.io == "low"
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    full = build_enhancer("onnxruntime", model="lowres_guided", weights=str(weights),
+                          host_lut=False)
+    assert np.abs(full(frames).astype(int) - _reference(torch_enh.model, frames)).max() <= 1
+
+
+def test_no_nan_on_black_white_and_flat_frames(weights: Path) -> None:
+    enhancer = build_enhancer("lowres_guided", weights=str(weights))
+    for value in (0, 255, 37):
+        frames = np.full((1, 40, 56, 3), value, np.uint8)
+        with torch.no_grad():
+            x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+            a, b = enhancer.model.coefficients(x)
+        assert torch.isfinite(a).all() and torch.isfinite(b).all()
+        assert enhancer(frames).shape == frames.shape
+
+
+def test_apply_guided_is_a_multiply_add() -> None:
+    frames = _frames(1, 24, 32)
+    rows = np.zeros((1, 3, 4, 6), np.float32)
+    rows[..., :3] = 2.0     # A: twice the grey
+    rows[..., 3:] = 10.0    # 255 * B: ten levels
+    out = apply_guided(frames, rows, 8)
+    import cv2
+
+    grey = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY).astype(int)
+    assert np.array_equal(out[0, ..., 1], np.clip(2 * grey + 10, 0, 255))
+
+
+def test_low_views_are_box_averages() -> None:
+    frames = _frames(1, 16, 24)
+    views = low_views(frames, 8)
+    assert views.shape == (1, 2, 3, 4)
+    expected = frames[0, :8, :8].reshape(-1, 3).mean(axis=0) / 255
+    assert np.allclose(views[0, 0, 0, :3], expected, atol=1e-5)
+
+
+def test_exposure_values() -> None:
+    assert check_exposure("auto") == AUTO and check_exposure(0.4) == 0.4
+    for bad in (0.0, 1.2, float("nan"), "bright", True):
+        with pytest.raises(ConfigError):
+            check_exposure(bad)
+    with pytest.raises(ConfigError):
+        build_enhancer("lowres_guided", exposure=2.0)
+
+
+shipped = pytest.mark.skipif(not default_weights("lowres_guided").is_file(),
+                             reason="the shipped lowres_guided weights are not built")
+
+
+@shipped
+def test_exposure_knob_is_monotonic() -> None:
+    frames = _frames(2, 96, 160, seed=5)
+    means = [build_enhancer("lowres_guided", exposure=e, temporal=0.0)(frames).mean()
+             for e in (0.2, 0.3, 0.4, 0.5)]
+    assert all(b > a + 1 for a, b in zip(means, means[1:])), means
+    assert build_enhancer("lowres_guided").model.exposure == DEFAULT_EXPOSURE
+
+
+def test_temporal_smoothing_and_cut_reset() -> None:
+    smoother = TemporalSmoother(strength=0.5, cut_threshold=0.1)
+    scene = np.full((1, 36, 64, 3), 40, np.uint8)
+    other = np.full((1, 36, 64, 3), 200, np.uint8)
+    ones = np.ones((1, 2, 3, 6), np.float32)
+    assert np.allclose(smoother(ones, scene), 1.0)
+    # the same scene, the coefficients jump: only half the jump passes
+    assert np.allclose(smoother(3 * ones, scene), 2.0)
+    assert smoother.cuts == 0
+    # a cut: the new coefficients at once, counted
+    assert np.allclose(smoother(5 * ones, other), 5.0)
+    assert smoother.cuts == 1
+    off = TemporalSmoother(strength=0.0)
+    assert off(3 * ones, scene) is not None and np.allclose(off(3 * ones, scene), 3.0)
+    with pytest.raises(ConfigError):
+        TemporalSmoother(strength=1.0)
+
+
+def test_a_few_training_steps_from_the_recipe(tmp_path: Path) -> None:
+    from pipeline.training.trainer import Trainer, load_recipe
+    from tests.training.test_training import _write_images
+
+    images = _write_images(tmp_path / "img", 6, (0.4, 0.6))
+    recipe = load_recipe(ROOT / "configs" / "train_lowres_guided.yaml", [
+        f"data.train={images}", "data.crop=48", "data.val_crop=48", "data.val_count=2",
+        "data.brackets=0.0", "data.holdout_scenes=0", "data.workers=0",
+        "optim.batch_size=2", "optim.steps=3", f"train.out={tmp_path / 'run'}",
+        "train.val_every=3", "train.ckpt_every=3"])
+    trainer = Trainer(recipe)
+    metrics = trainer.fit(progress=False)
+    assert np.isfinite(metrics["psnr"])
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["model"]
+    path = tmp_path / "w.pt"
+    torch.save(state, path)
+    assert build_enhancer("lowres_guided", weights=str(path))(_frames(1, 48, 48)).shape == \
+        (1, 48, 48, 3)
+
+
+def test_runs_in_the_pipeline(weights: Path, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "night.mp4", seconds=0.6)
+    out = tmp_path / "o.mp4"
+    proc = run_cli("-i", str(clip), "-o", str(out), "--set",
+                   f"enhancer={{type: lowres_guided, weights: '{weights}'}}",
+                   "--set", "enhancer.batch_size=2")
+    assert proc.returncode == 0, proc.stderr
+    assert probe(out).frames == probe(clip).frames
