@@ -82,9 +82,16 @@ def options_from_args(args: argparse.Namespace, onnx_path: str) -> BuildOptions:
         calib_cache=args.calib_cache or (default_calib_cache(name, onnx_path, shapes, version)
                                          if args.precision == "int8" else None),
         calib_frames=args.calib_frames,
-        min_side=12 if args.model == "zero_dce_pp" else 1, engines_dir=engines)
+        min_side=12 if args.model == "zero_dce_pp" else 1, engines_dir=engines,
+        onnx_fp16=_fp16_beside(onnx_path) if args.model and args.precision == "fp16" else None)
     options.validate(tensorrt_version=version)
     return options
+
+
+def _fp16_beside(onnx_path: str) -> str | None:
+    """The FP16 export of a ``--model`` graph, when it has been written."""
+    half = Path(onnx_path).with_name(Path(onnx_path).stem + "-fp16.onnx")
+    return str(half) if half.is_file() else None
 
 
 def installed_tensorrt_version() -> str | None:
@@ -123,6 +130,15 @@ def _export_model(args: argparse.Namespace) -> str:
                               weights=args.weights, cache_dir=args.engines_dir, host_lut=False)
     if not enhancer.onnx_path.is_file():
         enhancer.export()  # the same export the CPU backend uses, parity-checked
+    if args.precision == "fp16":
+        # TensorRT >= 10.12 builds FP16 from an FP16 graph: exported from PyTorch in half
+        # precision beside the FP32 one (used only where the TensorRT version needs it)
+        from .export import export_onnx
+
+        half = enhancer.onnx_path.with_name(enhancer.onnx_path.stem + "-fp16.onnx")
+        if not half.is_file():
+            export_onnx(enhancer.torch_model, half, name=args.model, io="uint8",
+                        opset=enhancer.opset, precision="fp16")
     return str(enhancer.onnx_path)
 
 

@@ -91,6 +91,9 @@ class BuildOptions:
     #: the smallest side the model accepts (Zero-DCE++ estimates its map at 1/scale)
     min_side: int = 1
     engines_dir: str = "engines"
+    #: the same model exported in FP16 (uint8 in and out, normalization in FP32): what a
+    #: strongly typed FP16 build (TensorRT >= 10.12) parses; None for a user's ONNX file
+    onnx_fp16: str | None = None
 
     def validate(self, tensorrt_version: str | None = None) -> None:
         """Raise ``ConfigError`` for option combinations that cannot build (with the installed

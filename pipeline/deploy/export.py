@@ -47,6 +47,8 @@ UINT8_TOLERANCE = 1
 ROWS_TOLERANCE = 0.05
 #: ``low`` graphs output lowres_guided's coefficients (A ~ 0..10, 255 * B ~ -255..255)
 LOW_TOLERANCE = 2e-3
+#: an FP16 frame graph against the FP32 model, in levels
+FP16_TOLERANCE = 2
 
 IO = Literal["uint8", "float", "rows", "low"]
 
@@ -59,21 +61,53 @@ class FrameModel(nn.Module):
     integer cast truncates, as torch's does).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.model = model
+        self.dtype = dtype
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         # TensorRT takes uint8 only as a network input that goes straight into a Cast to float
         # and as an output that comes straight out of a Cast: cast first, lay out and compute
         # in float, and cast last (not Transpose or Shape on uint8: every build would fail)
-        x = frames.to(torch.float32)
+        x = frames.to(self.dtype)
         forward_frames = getattr(self.model, "forward_frames", None)
         if forward_frames is not None:
             # the model has a faster frame path of its own (Zero-DCE++: the curve by lookup)
             return forward_frames(x)
         y = self.model(x.permute(0, 3, 1, 2) * (1.0 / 255.0))
         return (y * 255.0 + 0.5).clamp(0.0, 255.0).permute(0, 2, 3, 1).to(torch.uint8)
+
+
+class FP32(nn.Module):
+    """A module run in FP32 inside an FP16 model: its input is cast up and its output back
+    (normalization: a variance of FP16 values overflows FP16)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module.float()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.float()).to(x.dtype)
+
+
+#: modules an FP16 graph keeps in FP32
+FP32_MODULES = (nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)
+
+
+def half_model(model: nn.Module) -> nn.Module:
+    """An FP16 copy of ``model`` for strongly typed TensorRT builds: weights and activations in
+    FP16, normalization in FP32 (:class:`FP32`). Arithmetic FP16 cannot hold is kept in FP32 by
+    the models themselves (Zero-DCE++'s table rows reach 4095, lowres_guided's luma sums reach
+    4 million: both cast up before it)."""
+    import copy
+
+    half = copy.deepcopy(model).eval().half()
+    for parent in list(half.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, FP32_MODULES):
+                setattr(parent, name, FP32(child))
+    return half
 
 
 class RowsModel(nn.Module):
@@ -159,6 +193,7 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     check_shapes: tuple[tuple[int, int, int], ...] = ((1, 96, 160), (2, 75, 131)),
     tolerance: float | None = None,
+    precision: Literal["fp32", "fp16"] = "fp32",
 ) -> ExportReport:
     """Export ``model`` to ONNX at ``path`` and prove the file computes what the model does.
 
@@ -175,7 +210,10 @@ def export_onnx(
         check_shapes: ``(N, H, W)`` inputs ONNX Runtime is compared on; the first is also the
             export's example input. Two different sizes prove the dynamic axes.
         tolerance: largest allowed difference (default: ``FLOAT_TOLERANCE`` or
-            ``UINT8_TOLERANCE`` levels).
+            ``UINT8_TOLERANCE`` levels; ``FP16_TOLERANCE`` for an FP16 graph).
+        precision: ``fp16`` exports the uint8 frame graph in half precision
+            (:func:`half_model`: normalization kept in FP32), for TensorRT's strongly typed
+            FP16 builds; its parity is checked against the FP32 model.
 
     Raises:
         ConfigError: bad arguments.
@@ -197,7 +235,11 @@ def export_onnx(
                           f"GroupNormalization is not parsed by TensorRT 10.3), got {opset!r}")
     if not check_shapes:
         raise ConfigError("check_shapes needs at least one (N, H, W)")
-    tol = tolerance if tolerance is not None else {
+    if precision not in ("fp32", "fp16"):
+        raise ConfigError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
+    if precision == "fp16" and io != "uint8":
+        raise ConfigError("an FP16 graph is exported as a uint8 frame graph (io 'uint8')")
+    tol = tolerance if tolerance is not None else FP16_TOLERANCE if precision == "fp16" else {
         "uint8": UINT8_TOLERANCE, "float": FLOAT_TOLERANCE, "rows": ROWS_TOLERANCE,
         "low": LOW_TOLERANCE}[io]
     target = Path(path)
@@ -209,6 +251,10 @@ def export_onnx(
     # BatchNorm and dropout back to training for the parity check and every later use.
     graph = {"uint8": FrameModel, "rows": RowsModel, "low": LowModel}.get(
         io, lambda m: m)(model).eval()
+    # the reference is always the FP32 model; an FP16 graph is exported from a half copy
+    reference = graph
+    if precision == "fp16":
+        graph = FrameModel(half_model(model), torch.float16).eval()
     example = _sample(io, *check_shapes[0], seed=0)
     axes = {0: "batch", 1: "height", 2: "width"} if io != "float" else \
         {0: "batch", 2: "height", 3: "width"}
@@ -240,7 +286,7 @@ def export_onnx(
     for i, shape in enumerate(check_shapes):
         x = _sample(io, *shape, seed=i + 1)
         with torch.no_grad():
-            ref = graph(x).numpy()
+            ref = reference(x).numpy()
         out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
         if out.shape != ref.shape:
             raise EngineBuildError(f"ONNX Runtime output shape {out.shape} differs from "
@@ -254,7 +300,8 @@ def export_onnx(
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(target)  # never a half-written model under the real name
-    report = ExportReport(str(target), name, io, opset, diffs, float(tol), file_sha256(target))
+    report = ExportReport(str(target), name, io if precision == "fp32" else f"{io}-fp16", opset,
+                          diffs, float(tol), file_sha256(target))
     log.info("exported %s to %s (opset %d, %s I/O, parity %s)", name or "model", target, opset,
              io, diffs)
     return report

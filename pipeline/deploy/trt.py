@@ -93,18 +93,30 @@ def _parse_onnx(trt: ModuleType, network: Any, logger: Any, data: bytes) -> None
     raise EngineBuildError("TensorRT's ONNX parser rejected the graph:\n" + "\n".join(errors))
 
 
-def fp16_onnx(data: bytes) -> bytes:
-    """An FP16 copy of a float ONNX graph for strongly typed builds, normalization and the
-    uint8 frame conversions kept in FP32 (GroupNorm's variance overflows in FP16)."""
+def is_fp16_graph(data: bytes) -> bool:
+    """Whether an ONNX frame graph computes in FP16: its input is cast straight to FLOAT16."""
     import onnx
-    from onnxconverter_common import float16  # type: ignore[import-untyped]
 
-    model = onnx.load_from_string(data)
-    converted = float16.convert_float_to_float16(
-        model, keep_io_types=True,
-        op_block_list=["InstanceNormalization", "ReduceMean", "Pow", "Sqrt", "Resize", "Cast"],
-    )
-    return converted.SerializeToString()
+    graph = onnx.load_from_string(data).graph
+    name = graph.input[0].name
+    casts = [n for n in graph.node if name in n.input and n.op_type == "Cast"]
+    return bool(casts) and all(a.i == onnx.TensorProto.FLOAT16 for n in casts
+                               for a in n.attribute if a.name == "to")
+
+
+def strongly_typed_fp16(data: bytes, options: BuildOptions, version: str) -> bytes:
+    """The FP16 graph a strongly typed FP16 build parses: the one exported from PyTorch in half
+    precision (``options.onnx_fp16``, normalization kept in FP32), or the given graph if it
+    already computes in FP16. A float graph cannot be converted reliably after the fact
+    (onnxconverter-common loops for ever or refuses graphs that already hold FP16), so that is
+    a ``ConfigError``."""
+    if options.onnx_fp16:
+        return Path(options.onnx_fp16).read_bytes()
+    if is_fp16_graph(data):
+        return data
+    raise ConfigError(f"TensorRT {version} builds FP16 strongly typed, from an FP16 graph: use "
+                      "--model NAME (exported in FP16 from PyTorch, normalization in FP32), or "
+                      "give an ONNX graph that computes in FP16")
 
 
 def qdq_onnx(data: bytes, frames: list[np.ndarray]) -> bytes:
@@ -272,7 +284,7 @@ def _build(trt: ModuleType, cuda: ModuleType, options: BuildOptions,
                                            options.calib_frames)
     if path_kind == "strongly_typed":
         if options.precision == "fp16":
-            data = fp16_onnx(data)
+            data = strongly_typed_fp16(data, options, version)
         elif options.precision == "int8":
             if not calib_batches:
                 raise ConfigError("TensorRT >= 10.12 takes INT8 only as explicit Q/DQ, which "
@@ -605,5 +617,6 @@ def find_engine(engines_dir: str | Path, model: str, precision: str | None = Non
 
 
 __all__ = ["BuildOptions", "EngineInfo", "EngineMismatchError", "TrtRunner", "build_engine",
-           "calibration_frames", "check_cuda", "find_engine", "fp16_onnx", "import_pycuda",
+           "calibration_frames", "check_cuda", "find_engine", "import_pycuda", "is_fp16_graph",
+           "strongly_typed_fp16",
            "import_tensorrt", "qdq_onnx", "timing_cache_path"]

@@ -116,6 +116,11 @@ class OnnxRuntimeEnhancer(Enhancer):
         model_scale = getattr(getattr(self._torch, "model", None), "scale", 1.0)
         self.min_side = max(1, int(np.ceil(model_scale)))
 
+    @property
+    def torch_model(self) -> Any:
+        """The PyTorch model behind the graph (None for a given ONNX file)."""
+        return getattr(self._torch, "model", None)
+
     def export(self) -> None:
         """Export the model to :attr:`onnx_path` (parity-checked), with a JSON report beside it."""
         from ..deploy.export import export_onnx

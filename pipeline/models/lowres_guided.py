@@ -58,7 +58,7 @@ def luma_u8(x: torch.Tensor) -> torch.Tensor:
 
     ``x`` holds 8-bit values scaled to [0, 1]; all the arithmetic is exact in float32.
     """
-    rgb = torch.round(x * 255.0)
+    rgb = torch.round(x.float() * 255.0)  # FP32 even in a half model: sums reach 4 million
     r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
     wr, wg, wb = GREY_WEIGHTS
     return torch.floor((r * wr + g * wg + b * wb + GREY_SHIFT / 2) / GREY_SHIFT) / 255.0
@@ -159,6 +159,8 @@ class LowResGuided(nn.Module):
         the grey ``guide`` ``(N, 1, h, w)``, both box averages of the padded frame in [0, 1]
         (``cv2.resize`` with ``INTER_AREA`` by an integer factor is exactly that)."""
         y, eps = self.enhance_low(low, self._exposure_tensor(exposure, low))
+        # the guided filter in FP32 (variances of FP16 values underflow): a no-op in FP32
+        y, eps, guide = y.float(), eps.float(), guide.float()
         r = self.radius
         mean_g = box(guide, r)
         mean_y = box(y, r)
@@ -192,7 +194,7 @@ class LowResGuided(nn.Module):
                              align_corners=False)[..., :h, :w]
         up_b = F.interpolate(b, scale_factor=float(self.scale), mode="bilinear",
                              align_corners=False)[..., :h, :w]
-        return (up_a * luma_u8(x) + up_b).clamp(0.0, 1.0)
+        return (up_a.float() * luma_u8(x) + up_b.float()).clamp(0.0, 1.0)
 
     def forward(self, x: torch.Tensor,
                 exposure: float | torch.Tensor | None = None) -> torch.Tensor:

@@ -182,8 +182,10 @@ class ZeroDCEPP(nn.Module):
     def forward_rows(self, frames: torch.Tensor) -> torch.Tensor:
         """The curve map of uint8 ``(N, H, W, 3)`` frames as fractional lookup-table rows
         (``models.curves.CurveLUT.index``), ``(N, h, w, 3)`` float at 1/``scale`` size."""
-        x = frames.to(torch.float32).permute(0, 3, 1, 2) * (1.0 / 255.0)
-        r = self.estimate_small(downscale(x, self.scale))
+        dtype = self.e_conv7.point_conv.weight.dtype  # FP16 in a half graph
+        x = frames.to(dtype).permute(0, 3, 1, 2) * (1.0 / 255.0)
+        # rows reach 4095: beyond FP16's exact integers (2048), so they are computed in FP32
+        r = self.estimate_small(downscale(x, self.scale)).float()
         return ((r + 1.0) * ((LUT_LEVELS - 1) / 2.0)).permute(0, 2, 3, 1)
 
     def forward_frames(self, frames: torch.Tensor) -> torch.Tensor:

@@ -146,3 +146,40 @@ def test_int8_qdq_graph_is_symmetric_for_tensorrt(name: str, tmp_path: Path) -> 
     for node in (n for n in qdq if n.op_type == "DequantizeLinear"):
         source = inits.get(node.input[0])
         assert source is None or source.dtype != np.int32, f"{node.name}: int32 bias"
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_fp16_graph_for_tensorrt(name: str, tmp_path: Path) -> None:
+    """The FP16 frame graph (strongly typed TensorRT builds) is exported from PyTorch in half
+    precision, normalization in FP32: quick, ONNX Runtime runs it, within 2 levels of FP32."""
+    import time
+
+    from pipeline.deploy.trt import is_fp16_graph
+
+    path = tmp_path / "half.onnx"
+    t0 = time.monotonic()
+    report = export_onnx(_model(name), path, io="uint8", precision="fp16",
+                         check_shapes=((1, 48, 80), (2, 37, 53)))
+    assert time.monotonic() - t0 < 60
+    assert max(report.max_abs_diff.values()) <= 2 and report.io == "uint8-fp16"
+    data = path.read_bytes()
+    assert is_fp16_graph(data)
+    graph = onnx.load_from_string(data).graph
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in graph.initializer)
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+
+
+def test_strongly_typed_fp16_takes_an_fp16_graph_only(tmp_path: Path) -> None:
+    from pipeline.deploy.engine_info import BuildOptions
+    from pipeline.deploy.trt import strongly_typed_fp16
+
+    fp32, fp16 = tmp_path / "m.onnx", tmp_path / "m-fp16.onnx"
+    export_onnx(_model("zero_dce"), fp32, io="uint8", check_shapes=((1, 32, 48),))
+    export_onnx(_model("zero_dce"), fp16, io="uint8", precision="fp16",
+                check_shapes=((1, 32, 48),))
+    options = BuildOptions(onnx=str(fp32))
+    with pytest.raises(ConfigError, match="from an FP16 graph"):
+        strongly_typed_fp16(fp32.read_bytes(), options, "10.12.0")
+    assert strongly_typed_fp16(fp16.read_bytes(), options, "10.12.0") == fp16.read_bytes()
+    with_half = BuildOptions(onnx=str(fp32), onnx_fp16=str(fp16))
+    assert strongly_typed_fp16(fp32.read_bytes(), with_half, "11.0") == fp16.read_bytes()
