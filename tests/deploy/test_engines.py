@@ -13,6 +13,7 @@ import pytest
 from pipeline.deploy.engine_info import (BuildOptions, EngineInfo, EngineMismatchError, build_path_for,
                                   frame_shape, parse_version)
 from pipeline.errors import ConfigError, EngineBuildError, EnhancerError
+from tests.clips import make_clip, probe
 from tests.common import ROOT
 
 
@@ -167,7 +168,6 @@ def test_calibration_frames_from_folder_and_video(tmp_path: Path) -> None:
     import cv2
 
     from pipeline.deploy.trt import calibration_frames
-    from tests.clips import make_clip
 
     folder = tmp_path / "calib"
     folder.mkdir()
@@ -206,3 +206,34 @@ def test_build_and_run_engine_on_gpu(precision: str, tmp_path: Path) -> None:
     np.testing.assert_array_equal(first, out)
     assert not np.array_equal(second, first)
 
+
+
+@pytest.mark.trt
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_TRT, reason="needs TensorRT and pycuda on an NVIDIA GPU "
+                                        "(pip install '.[tensorrt]')")
+def test_engine_through_pipeline_and_batch_job_on_gpu(tmp_path: Path) -> None:
+    """The threads of production: the runner started in the enhance thread and closed from
+    the main thread (Pipeline), started once and fed from each file's thread (batch job)."""
+    from pipeline.batch.cli import main as batch_main
+    from pipeline.config import load_config
+    from pipeline.streaming.runner import Pipeline
+
+    proc = _build_cli("--model", "zero_dce_pp", "--precision", "fp16", "--min", "64x48",
+                      "--opt", "96x64", "--max", "320x240", "--batch", "2",
+                      "--engines-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    clip = make_clip(tmp_path / "night.mp4", seconds=1.0)
+    enhancer = f"{{type: tensorrt, model: zero_dce_pp, engines_dir: '{tmp_path}'}}"
+    cfg = load_config(None, [f"source.uri={clip}", f"sink.uri={tmp_path / 'o.mp4'}",
+                             f"enhancer={enhancer}", "enhancer.batch_size=2",
+                             "run.progress=false"])
+    result = Pipeline(cfg).run()
+    assert result.error is None and result.stats.frames_out == probe(clip).frames
+    drives = tmp_path / "drives"
+    drives.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(drives / name, seconds=0.5)
+    assert batch_main([str(drives), "-o", str(tmp_path / "out"), "--no-progress",
+                       "--set", f"enhancer={enhancer}"]) == 0
+    assert probe(tmp_path / "out" / "b.mp4").frames == probe(drives / "b.mp4").frames
