@@ -123,3 +123,31 @@ def test_lamp_glow_is_not_dimmed_with_the_scene() -> None:
     # the halo keeps its added light: dark >= target minus the dimmed scene underneath
     assert dark[halo].mean() > 0.8 * (target[halo].mean() - 60)
     assert dark[~halo & (target.max(axis=2) < 70)].mean() < 25  # the scene itself is dark
+
+
+def test_dashcam_compression_is_deterministic_and_blocky() -> None:
+    """The H.264 round trip and black crush of the synthesis: same seed, same bytes; the
+    crush leaves near-black at 0; the encode at a high CRF leaves 8x8 block edges."""
+    import numpy as np
+
+    from pipeline.training.data.synth import crush_blacks, h264_roundtrip
+    from pipeline.training.metrics import block_ratio
+
+    rng = np.random.default_rng(4)
+    clean = (rng.random((64, 96, 3)) * 200 + 30).astype(np.uint8)
+    config = SynthConfig(h264_prob=1.0, crush_prob=1.0, crush_max=5, jpeg_prob=0.0)
+    a = synthesize(clean, np.random.default_rng(11), config)[0]
+    b = synthesize(clean, np.random.default_rng(11), config)[0]
+    c = synthesize(clean, np.random.default_rng(12), config)[0]
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    dark = np.full((32, 32, 3), 4, np.uint8)
+    assert crush_blacks(dark, 5).max() == 0 and crush_blacks(dark, 2).min() > 0
+    import cv2
+
+    ramp = np.add.outer(np.linspace(10, 50, 64), np.linspace(0, 30, 64))
+    texture = cv2.GaussianBlur(rng.normal(0, 12, (64, 64)), (0, 0), 2)
+    dusk = np.clip(ramp + texture, 0, 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+    assert block_ratio(h264_roundtrip(dusk, 42)) > block_ratio(dusk) + 0.2
+    assert h264_roundtrip(dusk[:33, :47], 30).shape == (33, 47, 3)  # odd sides
+    with pytest.raises(ConfigError):
+        SynthConfig(h264_crf_min=40, h264_crf_max=30)
