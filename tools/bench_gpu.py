@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""GPU benchmark of a TensorRT engine, trtexec-style: H2D, compute and D2H times measured with
-CUDA events, and the throughput of the pipelined runner (upload of N+1 overlapping compute of N).
-
-Needs an NVIDIA GPU with TensorRT and pycuda, and an engine from ``build_engine.py``:
+"""GPU benchmark, trtexec-style: H2D, compute and D2H times measured with CUDA events, and the
+throughput of the pipelined runner (upload of N+1 and download of N-1 overlapping compute of N),
+host uint8 in and host uint8 out, for a TensorRT engine or a PyTorch model
+(``pipeline.enhancers.torch_runtime.TorchRunner``); with ``--encoder`` also the encoder's own
+FPS on this machine (libx264 at the given presets), and GPU utilization where NVML is there.
 
     python build_engine.py --model zero_dce_pp --precision fp16
     python tools/bench_gpu.py --model zero_dce_pp --sizes 1280x720 1920x1080
     python tools/bench_gpu.py --engine engines/X.engine --iterations 500
+    python tools/bench_gpu.py --torch unet_gn zero_dce_pp zero_dce --precision fp16 \
+        --batch 1 4 --graphs --sizes 1920x1080 --encoder ultrafast superfast veryfast
 """
 from __future__ import annotations
 
@@ -28,6 +31,17 @@ def percentiles(values: list[float]) -> dict[str, float]:
     a = np.asarray(values)
     return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)),
             "p95": float(np.percentile(a, 95)), "p99": float(np.percentile(a, 99))}
+
+
+def pipelined(runner: object, frames: np.ndarray, iterations: int) -> float:
+    """Frames per second of a runner used as the pipeline uses it: two batches in flight."""
+    t0 = time.perf_counter()
+    runner.submit(frames)  # type: ignore[attr-defined]
+    for _ in range(iterations - 1):
+        runner.submit(frames)  # type: ignore[attr-defined]
+        runner.collect()  # type: ignore[attr-defined]
+    runner.collect()  # type: ignore[attr-defined]
+    return iterations * len(frames) / (time.perf_counter() - t0)
 
 
 def bench(engine: Path, width: int, height: int, iterations: int) -> dict[str, object]:
@@ -59,17 +73,84 @@ def bench(engine: Path, width: int, height: int, iterations: int) -> dict[str, o
                 phases["h2d_ms"].append(events[1].time_since(events[0]))
                 phases["compute_ms"].append(events[2].time_since(events[1]))
                 phases["d2h_ms"].append(events[3].time_since(events[2]))
-        # the runner as the pipeline uses it: two batches in flight
-        t0 = time.perf_counter()
-        runner.submit(frame)
-        for _ in range(iterations - 1):
-            runner.submit(frame)
-            runner.collect()
-        runner.collect()
-        pipelined_fps = iterations / (time.perf_counter() - t0)
+        pipelined_fps = pipelined(runner, frame, iterations)
     return {"engine": str(engine), "size": f"{width}x{height}",
             **{k: percentiles(v) for k, v in phases.items()},
             "pipelined_fps_incl_host_copies": pipelined_fps}
+
+
+def bench_torch(model_name: str, width: int, height: int, iterations: int, precision: str,
+                batch: int, graphs: bool, device: str) -> dict[str, object]:
+    """The PyTorch runner on CUDA: phases by CUDA events on one stream, then pipelined FPS."""
+    import torch
+
+    from pipeline.enhancers import build_enhancer
+    from pipeline.enhancers.torch_runtime import CudaOps, TorchRunner
+
+    enhancer = build_enhancer(model_name, device=device)  # the shipped weights, checked
+    runner = TorchRunner(enhancer.model, CudaOps(torch.device(device)), precision, graphs=graphs)
+    frames = np.random.default_rng(0).integers(0, 80, (batch, height, width, 3), dtype=np.uint8)
+    host_in = torch.from_numpy(frames).pin_memory()
+    host_out = torch.empty_like(host_in).pin_memory()
+    events = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
+    phases: dict[str, list[float]] = {"h2d_ms": [], "compute_ms": [], "d2h_ms": []}
+    with torch.inference_mode():
+        for i in range(iterations + 10):
+            events[0].record()
+            dev_in = host_in.to(device, non_blocking=True)
+            events[1].record()
+            out = runner._compute_batch(dev_in)
+            events[2].record()
+            host_out.copy_(out, non_blocking=True)
+            events[3].record()
+            events[3].synchronize()
+            if i >= 10:
+                phases["h2d_ms"].append(events[0].elapsed_time(events[1]))
+                phases["compute_ms"].append(events[1].elapsed_time(events[2]))
+                phases["d2h_ms"].append(events[2].elapsed_time(events[3]))
+    fps = pipelined(runner, frames, iterations)
+    return {"model": model_name, "backend": "torch", "precision": precision, "batch": batch,
+            "graphs": graphs, "graph_runs": runner.graph_runs, "size": f"{width}x{height}",
+            "gpu": torch.cuda.get_device_name(torch.device(device)),
+            **{k: percentiles(v) for k, v in phases.items()},
+            "pipelined_fps_incl_host_copies": fps, "utilization": _utilization()}
+
+
+def _utilization() -> float | None:
+    """GPU utilization (%) now, where NVML (pynvml) is installed."""
+    try:
+        import pynvml  # type: ignore[import-not-found]
+
+        pynvml.nvmlInit()
+        return float(pynvml.nvmlDeviceGetUtilizationRates(
+            pynvml.nvmlDeviceGetHandleByIndex(0)).gpu)
+    except Exception:
+        return None
+
+
+def encoder_fps(width: int, height: int, preset: str, frames: int = 120) -> float:
+    """libx264 alone (yuv420p, CRF 20) on generated night frames: the ceiling of any file job."""
+    import io
+
+    import av
+
+    from pipeline.sample import render_night_frames
+
+    images = list(render_night_frames(width, height, 30, seed=0))
+    with av.open(io.BytesIO(), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": preset, "crf": "20"}
+        video = [av.VideoFrame.from_ndarray(images[i % len(images)], format="rgb24")
+                 .reformat(format="yuv420p") for i in range(frames)]
+        t0 = time.perf_counter()
+        for i, frame in enumerate(video):
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+        return frames / (time.perf_counter() - t0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,20 +158,50 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--engine", help="an engine file (sidecar beside it)")
     group.add_argument("--model", help="the newest engine of this model under --engines-dir")
+    group.add_argument("--torch", nargs="+", metavar="MODEL",
+                       help="PyTorch models through the CUDA runner (shipped weights)")
+    parser.add_argument("--precision", nargs="+", default=["fp32"],
+                        choices=["fp32", "fp16", "bf16"], help="--torch precisions")
+    parser.add_argument("--batch", nargs="+", type=int, default=[1], help="--torch batch sizes")
+    parser.add_argument("--graphs", action="store_true", help="--torch: CUDA graphs")
+    parser.add_argument("--device", default="cuda:0", help="--torch: the CUDA device")
+    parser.add_argument("--encoder", nargs="*", default=[], metavar="PRESET",
+                        help="also time libx264 alone at these presets")
     parser.add_argument("--engines-dir", default="engines")
     parser.add_argument("--sizes", nargs="+", default=["1280x720"])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--json", default=str(ROOT / "bench_out" / "bench_gpu.json"))
     args = parser.parse_args(argv)
     try:
-        from pipeline.deploy.trt import find_engine
-
-        engine = Path(args.engine) if args.engine else find_engine(args.engines_dir, args.model)
-        if engine is None:
-            raise NocturneError(f"no engine for {args.model!r} under {args.engines_dir!r}; "
-                                f"run build_engine.py --model {args.model}")
         rows = []
         for size in args.sizes:
+            w, h = (int(v) for v in size.lower().split("x"))
+            for preset in args.encoder:
+                fps = encoder_fps(w, h, preset)
+                rows.append({"size": size, "encoder": preset, "fps": fps})
+                print(f"{size:>10}  libx264 {preset}: {fps:.1f} FPS")
+        for model in args.torch or []:
+            for size in args.sizes:
+                w, h = (int(v) for v in size.lower().split("x"))
+                for precision in args.precision:
+                    for batch in args.batch:
+                        row = bench_torch(model, w, h, args.iterations, precision, batch,
+                                          args.graphs, args.device)
+                        rows.append(row)
+                        print(f"{size:>10} {model:>14} {precision} b{batch}  H2D "
+                              f"{row['h2d_ms']['mean']:.3f} ms  compute "
+                              f"{row['compute_ms']['mean']:.3f} ms  D2H "
+                              f"{row['d2h_ms']['mean']:.3f} ms  pipelined "
+                              f"{row['pipelined_fps_incl_host_copies']:.1f} FPS "
+                              f"({row['gpu']})")
+        from pipeline.deploy.trt import find_engine
+
+        engine = None if args.torch else (
+            Path(args.engine) if args.engine else find_engine(args.engines_dir, args.model))
+        if engine is None and not args.torch:
+            raise NocturneError(f"no engine for {args.model!r} under {args.engines_dir!r}; "
+                                f"run build_engine.py --model {args.model}")
+        for size in args.sizes if engine is not None else []:
             w, h = (int(v) for v in size.lower().split("x"))
             row = bench(engine, w, h, args.iterations)
             rows.append(row)

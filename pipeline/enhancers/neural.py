@@ -68,6 +68,12 @@ class TorchEnhancer(Enhancer):
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         threads: intra-op CPU threads for torch; ``None``: half the available cores
             (``default_threads``), leaving room for the decoder and the encoder.
+        precision: ``fp32``, ``fp16`` or ``bf16`` (normalization stays in FP32).
+        graphs: on CUDA, capture each batch shape's compute as a CUDA graph and replay it.
+
+    On CUDA the frames go through :class:`~pipeline.enhancers.torch_runtime.TorchRunner`:
+    uint8 uploads from pinned buffers, conversion on the device, and ``submit``/``collect``
+    pipelining (``max_in_flight`` 2) like the TensorRT enhancer's.
     """
 
     #: the registered model this enhancer runs
@@ -75,12 +81,25 @@ class TorchEnhancer(Enhancer):
     #: whether the project ships weights for it (``pipeline/weights/NAME.pt``)
     shipped = True
 
+    #: whether this enhancer's CUDA path is the generic pipelined runner
+    pipelined_on_cuda = True
+
     def __init__(self, weights: str | None = None, device: str = "cpu",
-                 threads: int | None = None, **model_kwargs: Any) -> None:
+                 threads: int | None = None, precision: str = "fp32", graphs: bool = False,
+                 **model_kwargs: Any) -> None:
         from ..models import create_model
         from ..models.checkpoints import load_state, load_weights
 
         self.device_name = _check_device(device)
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise ConfigError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
+        if not isinstance(graphs, bool):
+            raise ConfigError(f"graphs must be true or false, got {graphs!r}")
+        self.precision = precision
+        self.graphs = graphs
+        self.runner: Any = None
+        # two batches in flight on a GPU (upload and download overlap compute)
+        self.max_in_flight = 2 if self.device_name != "cpu" and self.pipelined_on_cuda else 0
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
@@ -122,6 +141,11 @@ class TorchEnhancer(Enhancer):
             torch.set_num_threads(self.threads or default_threads())
         self.model.to(device)
         self.device = device
+        if (device.type == "cuda" and self.pipelined_on_cuda) or self.precision != "fp32":
+            from .torch_runtime import TorchRunner, make_ops
+
+            self.runner = TorchRunner(self.model, make_ops(device), self.precision,
+                                      graphs=self.graphs)
 
     def to_tensor(self, frames: np.ndarray) -> "torch.Tensor":
         """uint8 ``(N, H, W, 3)`` to float ``(N, 3, H, W)`` in [0, 1] on the device."""
@@ -142,10 +166,26 @@ class TorchEnhancer(Enhancer):
         import torch
 
         self.start()
+        if self.runner is not None:
+            return self.runner.infer(frames)
         with torch.inference_mode():
             return self.to_frames(self.model(self.to_tensor(frames)))
 
+    def submit(self, frames: np.ndarray) -> None:
+        self.start()
+        if self.runner is None:
+            raise EnhancerError(f"enhancer {self.name!r} runs synchronously on the CPU")
+        self.runner.submit(frames)
+
+    def collect(self) -> np.ndarray:
+        if self.runner is None:
+            raise EnhancerError(f"enhancer {self.name!r} has nothing submitted")
+        return self.runner.collect()
+
     def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
         if self.device is not None and self.device.type == "cuda":
             import torch
 
@@ -161,8 +201,9 @@ class UNetGNEnhancer(TorchEnhancer):
     model_name = "unet_gn"
 
     def __init__(self, weights: str | None = None, device: str = "cpu",
-                 threads: int | None = None) -> None:
-        super().__init__(weights, device, threads)
+                 threads: int | None = None, precision: str = "fp32",
+                 graphs: bool = False) -> None:
+        super().__init__(weights, device, threads, precision, graphs)
 
     @staticmethod
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +226,9 @@ class ZeroDCEEnhancer(TorchEnhancer):
     model_name = "zero_dce"
 
     def __init__(self, weights: str | None = None, device: str = "cpu",
-                 threads: int | None = None) -> None:
-        super().__init__(weights, device, threads)
+                 threads: int | None = None, precision: str = "fp32",
+                 graphs: bool = False) -> None:
+        super().__init__(weights, device, threads, precision, graphs)
 
 
 @register_enhancer("zero_dce_pp")
@@ -206,14 +248,15 @@ class ZeroDCEPPEnhancer(TorchEnhancer):
     model_name = "zero_dce_pp"
 
     def __init__(self, weights: str | None = None, device: str = "cpu",
-                 threads: int | None = None, scale: float = 12.0, lut: bool = True) -> None:
+                 threads: int | None = None, scale: float = 12.0, lut: bool = True,
+                 precision: str = "fp32", graphs: bool = False) -> None:
         from ..models.zero_dce_pp import check_scale
 
         if not isinstance(lut, bool):
             raise ConfigError(f"lut must be true or false, got {lut!r}")
         if isinstance(scale, numbers.Real):
             scale = check_scale(scale)
-        super().__init__(weights, device, threads, scale=scale)
+        super().__init__(weights, device, threads, precision, graphs, scale=scale)
         self.lut = lut
         self._curve: Any = None
 
@@ -224,7 +267,7 @@ class ZeroDCEPPEnhancer(TorchEnhancer):
         from ..models.zero_dce_pp import downscale_frames
 
         self.start()
-        if not self.lut or self.device is None or self.device.type != "cpu":
+        if not self.lut or self.device is None or self.runner is not None:
             return super().enhance(frames)
         if self._curve is None:
             self._curve = CurveLUT()
@@ -260,6 +303,8 @@ class LowResGuidedEnhancer(TorchEnhancer):
     """
 
     model_name = "lowres_guided"
+    #: its CUDA path is its own (coefficients, temporal smoothing, apply), not the runner's
+    pipelined_on_cuda = False
 
     def __init__(self, weights: str | None = None, device: str = "cpu",
                  threads: int | None = None, exposure: float | str = DEFAULT_EXPOSURE,
@@ -399,8 +444,9 @@ class FlashEnhancer(TorchEnhancer):
     shipped = False
 
     def __init__(self, weights: str | None = None, device: str = "cpu",
-                 threads: int | None = None) -> None:
-        super().__init__(weights, device, threads)
+                 threads: int | None = None, precision: str = "fp32",
+                 graphs: bool = False) -> None:
+        super().__init__(weights, device, threads, precision, graphs)
 
     @staticmethod
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
