@@ -100,6 +100,9 @@ class SinkConfig:
     """Where enhanced frames go, and how a file sink encodes them."""
 
     uri: Union[str, None] = None
+    #: more outputs fed the same frames (``-o`` given again): live outputs such as a browser
+    #: preview ``http://@:8080/`` beside the recording in ``uri``
+    also: list[str] = field(default_factory=list)
     codec: str = "libx264"
     preset: str = "veryfast"
     #: constant rate factor (quality); ignored when ``bitrate`` is set
@@ -196,6 +199,11 @@ def _check_value(value: Any, tp: Any, path: str, where: _Where) -> Any:
                 f"{where(path)}: expected one of {', '.join(map(str, choices))}, got {value!r}"
             )
         return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where(path)}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_check_value(v, item, f"{path}[{i}]", where) for i, v in enumerate(value)]
     if origin in (collections.abc.Mapping, dict) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where(path)}: expected a mapping, got {value!r}")
@@ -296,7 +304,9 @@ def _validate_ranges(cfg: Config, where: _Where) -> None:
     if cfg.sink.crf is not None and not 0 <= cfg.sink.crf <= 63:
         raise ConfigError(f"{where('sink.crf')}: must be in 0..63, got {cfg.sink.crf}")
     _validate_sink(cfg.sink, where)
-    for key, uri in (("source.uri", cfg.source.uri), ("sink.uri", cfg.sink.uri)):
+    uris = [("source.uri", cfg.source.uri), ("sink.uri", cfg.sink.uri)]
+    uris += [(f"sink.also[{i}]", u) for i, u in enumerate(cfg.sink.also)]
+    for key, uri in uris:
         if uri is not None:
             if "\0" in uri:
                 raise ConfigError(f"{where(key)}: contains a NUL character")

@@ -309,7 +309,7 @@ def job_config(cfg: Config, job: Job, progress: bool) -> Config:
     return dataclasses.replace(
         cfg,
         source=dataclasses.replace(cfg.source, uri=str(job.input), live=False, realtime=False),
-        sink=dataclasses.replace(cfg.sink, uri=str(job.partial)),
+        sink=dataclasses.replace(cfg.sink, uri=str(job.partial), also=[]),
         run=dataclasses.replace(cfg.run, stats_json=None, progress=progress, target_fps=None,
                                 duration_s=None),
     )

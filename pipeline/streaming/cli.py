@@ -37,6 +37,10 @@ sink URIs:
   images://out_dir, out_dir/, out_dir/%06d.jpg
                                    one image per frame
   null://                          discard (benchmarks)
+  http://@:8080/, http://localhost:8080/
+                                   a browser preview (MJPEG) with live stats; /stats.json for
+                                   scripts; localhost unless @ or 0.0.0.0 is given
+  several -o at once               record and watch: -o drive.mp4 -o http://@:8080/
 
 exit codes: 0 done, 1 failed, 2 bad arguments or config, 3 input truncated or corrupt (output
 finalized with the frames decoded), 130 interrupted before the run started
@@ -52,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--source", "-i", metavar="URI", help="input (see below)")
-    parser.add_argument("--sink", "-o", metavar="URI", help="output (see below)")
+    parser.add_argument("--sink", "-o", metavar="URI", action="append",
+                        help="output (see below); repeat for more outputs at once, e.g. a "
+                             "file and http://@:8080/")
     parser.add_argument("--enhancer", "-e", metavar="NAME",
                         help=f"enhancer: {', '.join(ENHANCERS.names())}")
     parser.add_argument("--config", "-c", metavar="YAML", help="a config file (configs/*.yaml)")
@@ -87,7 +93,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     sets += args.overrides
     flags = {
         "source.uri": args.source,
-        "sink.uri": args.sink,
+        "sink.uri": args.sink[0] if args.sink else None,
         "run.target_fps": args.target_fps,
         "run.max_frames": args.max_frames,
         "run.duration_s": args.duration,
@@ -98,6 +104,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
             # quoted so a URI or path is always a YAML string
             sets.append(f"{key}={value}" if not isinstance(value, str)
                         else f"{key}={_yaml_str(value)}")
+    if args.sink and len(args.sink) > 1:
+        sets.append("sink.also=[%s]" % ", ".join(_yaml_str(u) for u in args.sink[1:]))
     if args.side_by_side:
         sets.append("sink.side_by_side=true")
     if args.no_progress:

@@ -36,7 +36,7 @@ from ..enhancers import Enhancer, build_enhancer, check_batch
 from ..errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
 from ..media import same_file
 from .frame import Frame
-from .sinks import Sink, StreamInfo, create_sink
+from .sinks import Sink, StreamInfo, create_sinks
 from .sources import Source, SourceTimeout, create_source
 from .stats import RunStats
 
@@ -133,7 +133,7 @@ class Pipeline:
             if self.sink is None:
                 if not cfg.sink.uri:
                     raise ConfigError("no sink: give --sink URI (or sink.uri in the config)")
-                self.sink = create_sink(cfg.sink.uri, cfg.sink)
+                self.sink = create_sinks([cfg.sink.uri, *cfg.sink.also], cfg.sink)
             # before anything is opened for writing: an output must never replace an input
             refuse_overwriting_inputs(self.source, self.sink, cfg.run.stats_json)
             self.sink.open(StreamInfo(
@@ -358,6 +358,8 @@ class Pipeline:
         handlers = self._install_signals()
         bar = self._progress_bar()
         self.stats = stats = RunStats()
+        if hasattr(self.sink, "bind_stats"):
+            self.sink.bind_stats(self.live_stats)
         self._threads = [
             threading.Thread(target=self._capture, name="capture", daemon=True),
             threading.Thread(target=self._enhance, name="enhance", daemon=True),
@@ -437,6 +439,14 @@ class Pipeline:
     def _restore_signals(handlers: dict[int, Any]) -> None:
         for sig, old in handlers.items():
             signal.signal(sig, old)
+
+    def live_stats(self) -> dict[str, Any]:
+        """The stats so far, as the stats JSON holds them (for live outputs)."""
+        data = self.stats.as_dict()
+        data["source"] = self.source.describe() if self.source else None
+        data["enhancer"] = self.enhancer.name if self.enhancer else None
+        data["enhancer_stats"] = self.enhancer.stats() if self.enhancer else {}
+        return data
 
     def write_stats_json(self, path: str, result: RunResult) -> None:
         """Write the final stats, the config and how the run ended, as JSON."""

@@ -7,7 +7,13 @@ URI forms:
   subtitle/data streams) copied unchanged;
 * ``display://`` — a window with an FPS/latency overlay (``q`` or Esc stops the run);
 * ``images://DIR``, ``DIR/`` or ``DIR/%06d.png`` — one image per frame;
-* ``null://`` — discard (benchmarks).
+* ``null://`` — discard (benchmarks);
+* ``http://@:8080/`` (``http://localhost:8080/``) — a browser preview with live stats
+  (:mod:`pipeline.streaming.preview`).
+
+Several sinks at once (``-o out.mp4 -o http://@:8080/``: record and watch) are a
+:class:`MultiSink`; the first is the primary (a file), the others are live outputs that never
+block it.
 
 Sinks are written from the pipeline's writer thread only: ``open`` (main thread, so a bad path
 fails before any work), then ``write`` per frame and ``close`` (flushes the encoder and
@@ -15,14 +21,13 @@ finalizes the container) in the writer thread.
 """
 from __future__ import annotations
 
-import abc
 import logging
 import os
 import re
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import av
@@ -33,70 +38,17 @@ from ..config import SinkConfig
 from ..errors import SinkError, reason as _reason
 from ..media import partial_path
 from .frame import Frame, video_frame_from_rgb
+from .sink_base import Sink, StreamInfo
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("file", "display", "images", "null")
+SCHEMES = ("file", "display", "images", "null", "http")
 #: codecs an MP4/MOV file can carry when copied from a source (FFmpeg's mov muxer accepts more,
 #: but players do not); anything else is reported and left out, or goes into MKV
 MP4_COPYABLE = {
     "aac", "mp3", "ac3", "eac3", "alac", "opus", "flac", "mp2", "pcm_s16le", "pcm_s16be",
     "mov_text",
 }
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    """What a sink needs to know about the frames it will get."""
-
-    width: int
-    height: int
-    fps: Fraction | None
-    time_base: Fraction | None
-    live: bool
-    copy_streams_from: str | None = None
-
-
-class Sink(abc.ABC):
-    """Consumes enhanced frames."""
-
-    #: set by a sink that wants the run to stop (a display window closed)
-    stop_requested: bool = False
-
-    def __init__(self, uri: str, cfg: SinkConfig) -> None:
-        self.uri = uri
-        self.cfg = cfg
-        self.frames_written = 0
-
-    @abc.abstractmethod
-    def open(self, info: StreamInfo) -> None:
-        """Prepare for frames described by ``info``; raises ``SinkError``."""
-
-    @abc.abstractmethod
-    def write(self, frame: Frame) -> None:
-        """Write one frame (its ``enhanced`` image, or input | output side by side)."""
-
-    def close(self, complete: bool = True) -> None:
-        """Flush and release; ``complete`` says the source ended normally (not stopped)."""
-
-    def image(self, frame: Frame) -> np.ndarray:
-        """The picture to write for ``frame``."""
-        out = frame.enhanced if frame.enhanced is not None else frame.image
-        if self.cfg.side_by_side:
-            return np.hstack((frame.image, out))
-        return out
-
-    def describe(self) -> str:
-        """One line for logs."""
-        return f"{type(self).__name__} {self.uri}"
-
-    def output_files(self) -> list[str]:
-        """The files this sink will create or replace (checked against the inputs)."""
-        return []
-
-    def output_folder(self) -> str | None:
-        """The folder this sink fills with files of its own naming, if any."""
-        return None
 
 
 def _check_writable_dir(directory: Path, uri: str) -> None:
@@ -512,6 +464,75 @@ class DisplaySink(Sink):
             self._created = False
 
 
+class MultiSink(Sink):
+    """Several sinks fed the same frames: the first (the recording) and live outputs whose
+    ``write`` never blocks (they keep only the newest frame for their clients)."""
+
+    def __init__(self, sinks: list[Sink], cfg: SinkConfig) -> None:
+        super().__init__(" + ".join(s.uri for s in sinks), cfg)
+        self.sinks = sinks
+
+    @property
+    def stop_requested(self) -> bool:  # type: ignore[override]
+        return any(s.stop_requested for s in self.sinks)
+
+    def open(self, info: StreamInfo) -> None:
+        opened: list[Sink] = []
+        try:
+            for sink in self.sinks:
+                sink.open(info)
+                opened.append(sink)
+        except BaseException:
+            for sink in reversed(opened):
+                try:
+                    sink.close(complete=False)
+                except Exception as exc:  # the open error is the one to report
+                    log.debug("closing %s failed: %s", sink.describe(), exc)
+            raise
+
+    def write(self, frame: Frame) -> None:
+        for sink in self.sinks:
+            sink.write(frame)
+        self.frames_written += 1
+
+    def close(self, complete: bool = True) -> None:
+        errors = []
+        for sink in self.sinks:
+            try:
+                sink.close(complete)
+            except Exception as exc:  # finalize every sink, then report the first failure
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def output_files(self) -> list[str]:
+        return [f for s in self.sinks for f in s.output_files()]
+
+    def output_folder(self) -> str | None:
+        return next((f for f in (s.output_folder() for s in self.sinks) if f), None)
+
+    def describe(self) -> str:
+        return " + ".join(s.describe() for s in self.sinks)
+
+    def __getattr__(self, name: str) -> Any:
+        # the recording's counters (copied packets, dropped streams) for the stats JSON
+        if name.startswith("__") or name == "sinks":
+            raise AttributeError(name)
+        return getattr(self.sinks[0], name)
+
+    def bind_stats(self, provider: Any) -> None:
+        """Pass the live stats to the sinks that show them (the preview)."""
+        for sink in self.sinks:
+            if hasattr(sink, "bind_stats"):
+                sink.bind_stats(provider)
+
+
+def create_sinks(uris: list[str], cfg: SinkConfig) -> Sink:
+    """One sink, or a :class:`MultiSink` of several (the first is the primary)."""
+    sinks = [create_sink(u, cfg) for u in uris]
+    return sinks[0] if len(sinks) == 1 else MultiSink(sinks, cfg)
+
+
 def create_sink(uri: str, cfg: SinkConfig) -> Sink:
     """The ``Sink`` for ``uri`` (not opened yet); raises ``SinkError`` for a bad URI."""
     uri = uri.strip()
@@ -529,6 +550,11 @@ def create_sink(uri: str, cfg: SinkConfig) -> Sink:
             return ImageFolderSink(uri, rest, cfg)
         if scheme == "file":
             return _path_sink(uri, rest, cfg)
+        if scheme == "http":
+            from .preview import PreviewSink, parse_listen
+
+            host, port = parse_listen(parsed.netloc, uri)
+            return PreviewSink(uri, host, port, parsed.path, cfg)
         raise SinkError(f"unknown sink URI scheme {scheme!r} in {uri!r}; valid: "
                         f"{', '.join(SCHEMES)} or a plain path")
     return _path_sink(uri, uri, cfg)

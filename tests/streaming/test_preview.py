@@ -1,0 +1,142 @@
+"""The browser preview sink with real HTTP clients on loopback: record and watch at once (the
+page, the MJPEG stream, the stats JSON updating), a client that stalls never slows the
+recording, and bad listen addresses are one clear line."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.streaming.cli import main
+from tests.clips import make_clip, probe
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("preview") / "drive.mp4", width=160, height=96,
+                     fps=15, seconds=3.0)
+
+
+def _run_live(clip: Path, out: Path, port: int, *extra: str) -> tuple[threading.Thread, dict]:
+    result: dict = {}
+    args = ["-i", str(clip), "-o", str(out), "-o", f"http://localhost:{port}/", "-q",
+            "--set", "source.realtime=true", "--set", "enhancer={type: gamma}", *extra]
+    thread = threading.Thread(target=lambda: result.setdefault("code", main(args)))
+    thread.start()
+    return thread, result
+
+
+def _get(port: int, path: str) -> bytes:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _jpegs(port: int, count: int, view: str = "output") -> list[np.ndarray]:
+    response = urllib.request.urlopen(f"http://127.0.0.1:{port}/stream.mjpg?view={view}",
+                                      timeout=10)
+    assert response.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+    images = []
+    while len(images) < count:
+        line = response.readline()
+        if line.lower().startswith(b"content-length:"):
+            size = int(line.split(b":")[1])
+            response.readline()
+            data = response.read(size)
+            images.append(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    response.close()
+    return images
+
+
+def test_record_and_watch(clip: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    out = tmp_path / "o.mp4"
+    thread, result = _run_live(clip, out, port)
+    try:
+        page = _get(port, "/").decode()
+        assert "/stream.mjpg" in page and "/stats.json" in page
+        first = json.loads(_get(port, "/stats.json"))
+        images = _jpegs(port, 4)
+        both = _jpegs(port, 1, "both")[0]
+        time.sleep(0.3)
+        second = json.loads(_get(port, "/stats.json"))
+    finally:
+        thread.join(timeout=30)
+    assert result["code"] == 0
+    assert all(img is not None and img.shape == (96, 160, 3) for img in images)
+    assert all(img.std() > 1 for img in images)  # a picture, not a blank frame
+    assert any(np.abs(a.astype(int) - b).mean() > 0.5 for a, b in zip(images, images[1:]))
+    assert both.shape == (96, 320, 3)  # input | output
+    assert second["frames_out"] > first["frames_out"] > 0
+    assert second["enhancer"] == "gamma" and second["preview"]["sent"] >= 4
+    assert probe(out).frames == probe(clip).frames  # the recording lost nothing
+
+
+def test_a_stalled_client_does_not_slow_the_recording(clip: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    out = tmp_path / "o.mp4"
+    stats = tmp_path / "s.json"
+    thread, result = _run_live(clip, out, port, "--stats-json", str(stats))
+    _get(port, "/stats.json")
+    stalled = socket.create_connection(("127.0.0.1", port))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+    thread.join(timeout=30)
+    stalled.close()
+    assert not thread.is_alive() and result["code"] == 0
+    assert probe(out).frames == probe(clip).frames
+    data = json.loads(stats.read_text())
+    assert data["dropped"] == 0 and data["frames_out"] == probe(clip).frames
+
+
+def test_port_in_use_is_one_line(clip: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-o",
+                     f"http://localhost:{port}/", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert [line for line in err.splitlines() if "error:" in line] == [
+        line for line in err.splitlines() if f"port {port} is already in use" in line]
+    assert not (tmp_path / "o.mp4").exists()  # the recording never started
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("http://localhost:99999/", "outside 1..65535"),
+    ("http://localhost:abc/", "bad port"),
+])
+def test_bad_listen_address(uri: str, message: str, clip: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-i", str(clip), "-o", uri, "-q"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("error:") == 1
+
+
+def test_bind_addresses() -> None:
+    from pipeline.streaming.preview import parse_listen
+
+    assert parse_listen("localhost:8080", "u") == ("127.0.0.1", 8080)
+    assert parse_listen(":8081", "u") == ("127.0.0.1", 8081)
+    assert parse_listen("@:8082", "u") == ("0.0.0.0", 8082)
+    assert parse_listen("0.0.0.0:8083", "u") == ("0.0.0.0", 8083)
