@@ -90,25 +90,6 @@ document.getElementById("both").onchange = e =>
 """
 
 
-def parse_listen(netloc: str, uri: str) -> tuple[str, int]:
-    """``(host to bind, port)`` of a preview URI's ``HOST:PORT``."""
-    host, _, port_text = netloc.rpartition(":")
-    if not _ or not port_text:
-        host, port_text = netloc, "8080"
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise SinkError(f"{uri}: bad port {port_text!r}") from None
-    if not 0 < port < 65536:
-        raise SinkError(f"{uri}: port {port} is outside 1..65535")
-    host = host.strip("[]")
-    if host in ("", "localhost"):
-        host = "127.0.0.1"
-    elif host == "@":
-        host = "0.0.0.0"
-    return host, port
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True

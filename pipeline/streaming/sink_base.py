@@ -12,6 +12,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..config import SinkConfig
+from ..errors import SinkError
 from .frame import Frame
 
 
@@ -67,3 +68,23 @@ class Sink(abc.ABC):
     def output_folder(self) -> str | None:
         """The folder this sink fills with files of its own naming, if any."""
         return None
+
+
+def parse_listen(netloc: str, uri: str, default_port: int) -> tuple[str, int]:
+    """``(host to bind, port)`` of a served output's ``HOST:PORT``: none or ``localhost`` is
+    127.0.0.1 (nothing is published by accident), ``@`` every interface."""
+    host, _, port_text = netloc.rpartition(":")
+    if not _ or not port_text:
+        host, port_text = netloc, str(default_port)
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise SinkError(f"{uri}: bad port {port_text!r}") from None
+    if not 0 < port < 65536:
+        raise SinkError(f"{uri}: port {port} is outside 1..65535")
+    host = host.strip("[]")
+    if host in ("", "localhost"):
+        host = "127.0.0.1"
+    elif host == "@":
+        host = "0.0.0.0"
+    return host, port

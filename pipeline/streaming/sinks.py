@@ -9,7 +9,8 @@ URI forms:
 * ``images://DIR``, ``DIR/`` or ``DIR/%06d.png`` — one image per frame;
 * ``null://`` — discard (benchmarks);
 * ``http://@:8080/`` (``http://localhost:8080/``) — a browser preview with live stats
-  (:mod:`pipeline.streaming.preview`).
+  (:mod:`pipeline.streaming.preview`);
+* ``rtsp://@:8554/live`` — an RTSP server of the stream (:mod:`pipeline.streaming.rtsp_out`).
 
 Several sinks at once (``-o out.mp4 -o http://@:8080/``: record and watch) are a
 :class:`MultiSink`; the first is the primary (a file), the others are live outputs that never
@@ -38,11 +39,11 @@ from ..config import SinkConfig
 from ..errors import SinkError, reason as _reason
 from ..media import partial_path
 from .frame import Frame, video_frame_from_rgb
-from .sink_base import Sink, StreamInfo
+from .sink_base import Sink, StreamInfo, parse_listen
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("file", "display", "images", "null", "http")
+SCHEMES = ("file", "display", "images", "null", "http", "rtsp")
 #: codecs an MP4/MOV file can carry when copied from a source (FFmpeg's mov muxer accepts more,
 #: but players do not); anything else is reported and left out, or goes into MKV
 MP4_COPYABLE = {
@@ -551,10 +552,15 @@ def create_sink(uri: str, cfg: SinkConfig) -> Sink:
         if scheme == "file":
             return _path_sink(uri, rest, cfg)
         if scheme == "http":
-            from .preview import PreviewSink, parse_listen
+            from .preview import PreviewSink
 
-            host, port = parse_listen(parsed.netloc, uri)
+            host, port = parse_listen(parsed.netloc, uri, 8080)
             return PreviewSink(uri, host, port, parsed.path, cfg)
+        if scheme == "rtsp":
+            from .rtsp_out import RtspSink
+
+            host, port = parse_listen(parsed.netloc, uri, 8554)
+            return RtspSink(uri, host, port, parsed.path, cfg)
         raise SinkError(f"unknown sink URI scheme {scheme!r} in {uri!r}; valid: "
                         f"{', '.join(SCHEMES)} or a plain path")
     return _path_sink(uri, uri, cfg)

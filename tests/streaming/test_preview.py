@@ -134,9 +134,10 @@ def test_bad_listen_address(uri: str, message: str, clip: Path, tmp_path: Path,
 
 
 def test_bind_addresses() -> None:
-    from pipeline.streaming.preview import parse_listen
+    from pipeline.streaming.sink_base import parse_listen
 
-    assert parse_listen("localhost:8080", "u") == ("127.0.0.1", 8080)
-    assert parse_listen(":8081", "u") == ("127.0.0.1", 8081)
-    assert parse_listen("@:8082", "u") == ("0.0.0.0", 8082)
-    assert parse_listen("0.0.0.0:8083", "u") == ("0.0.0.0", 8083)
+    assert parse_listen("localhost:8080", "u", 1) == ("127.0.0.1", 8080)
+    assert parse_listen(":8081", "u", 1) == ("127.0.0.1", 8081)
+    assert parse_listen("@:8082", "u", 1) == ("0.0.0.0", 8082)
+    assert parse_listen("@", "u", 8554) == ("0.0.0.0", 8554)
+    assert parse_listen("0.0.0.0:8083", "u", 1) == ("0.0.0.0", 8083)
