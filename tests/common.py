@@ -28,3 +28,18 @@ def assert_clean_error(proc: subprocess.CompletedProcess[str], pattern: str,
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1, proc.stderr
     assert re.search(pattern, errors[0]), errors[0]
+
+
+def refused_on_busy_port(main: object, source: Path, out: Path, scheme: str,
+                         capsys: object) -> tuple[int, str, int]:
+    """Run ``main`` recording ``source`` to ``out`` and serving ``scheme://localhost:PORT/live``
+    on a port another socket already listens on; ``(exit code, stderr, port)``."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["-i", str(source), "-o", str(out), "-o",  # type: ignore[operator]
+                     f"{scheme}://localhost:{port}/live", "-q"])
+    return code, capsys.readouterr().err, port  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.streaming.cli import main
 from tests.clips import make_clip, probe
+from tests.common import refused_on_busy_port
 
 
 def _free_port() -> int:
@@ -109,13 +110,7 @@ def test_a_stalled_client_does_not_slow_the_recording(clip: Path, tmp_path: Path
 
 def test_port_in_use_is_one_line(clip: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        code = main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-o",
-                     f"http://localhost:{port}/", "-q"])
-    err = capsys.readouterr().err
+    code, err, port = refused_on_busy_port(main, clip, tmp_path / "o.mp4", "http", capsys)
     assert code == 1
     assert [line for line in err.splitlines() if "error:" in line] == [
         line for line in err.splitlines() if f"port {port} is already in use" in line]

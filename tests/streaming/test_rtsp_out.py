@@ -15,6 +15,7 @@ import pytest
 from pipeline.streaming.cli import main
 from pipeline.training.metrics import psnr
 from tests.clips import make_clip, probe
+from tests.common import refused_on_busy_port
 from tests.rtsp import free_port, rtsp_available
 
 pytestmark = pytest.mark.rtsp
@@ -109,12 +110,6 @@ def test_a_client_that_stops_reading_does_not_slow_the_recording(clip: Path,
 
 def test_port_in_use_is_one_line(clip: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        code = main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-o",
-                     f"rtsp://localhost:{port}/live", "-q"])
-    err = capsys.readouterr().err
+    code, err, port = refused_on_busy_port(main, clip, tmp_path / "o.mp4", "rtsp", capsys)
     assert code == 1 and err.count("error:") == 1 and f"port {port}" in err, err
     assert not (tmp_path / "o.mp4").exists()
