@@ -2,7 +2,8 @@
 # Install the Debian packages the project needs outside pip:
 #   - GStreamer's RTSP server and PyGObject for the system python3, which
 #     tests/rtsp_server.py runs on (the RTSP tests skip without them);
-#   - libgl1 and libglib2.0-0, which the GUI build of opencv-python loads.
+#   - libgl1 and libglib2.0-0, which the GUI build of opencv-python loads;
+#   - chromium, the headless browser the preview sink's test opens its page with.
 # Packages already installed are skipped, so a second run is a quiet no-op.
 # Never fails the build: where apt-get or root/sudo is missing it only warns,
 # because everything except the RTSP tests works without these packages.
@@ -16,6 +17,7 @@ PACKAGES=(
     gstreamer1.0-plugins-ugly
     libgl1
     libglib2.0-0
+    chromium
 )
 
 me="install_system_deps"

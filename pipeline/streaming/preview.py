@@ -24,6 +24,7 @@ published by accident); ``@`` or ``0.0.0.0`` binds every interface, and the star
 """
 from __future__ import annotations
 
+import collections
 import errno
 import json
 import logging
@@ -73,6 +74,7 @@ const rows = [
   ["reconnects (downtime s)", s => s.reconnects + " (" + s.reconnect_downtime_s + ")"],
   ["fallback switches", s => (s.enhancer_stats && s.enhancer_stats.switches) || 0],
   ["preview clients / drops", s => s.preview.clients + " / " + s.preview.drops],
+  ["capture to preview p50 ms", s => s.preview.latency_ms_p50],
 ];
 async function refresh() {
   try {
@@ -113,6 +115,8 @@ class PreviewSink(Sink):
         self._latest: Frame | None = None
         self._latest_seq = 0
         self._jpeg: dict[str, tuple[int, bytes]] = {}  # view -> (frame seq, JPEG)
+        self._captured: dict[int, float] = {}  # frame seq -> its capture time
+        self._latency: collections.deque[float] = collections.deque(maxlen=200)
         self._wanted: dict[str, int] = {}  # view -> clients watching it
         self._closing = False
         self._connections: set[socket.socket] = set()
@@ -190,8 +194,13 @@ class PreviewSink(Sink):
         return f"PreviewSink http://{self.host}:{self.port}{self.path}/"
 
     def stats(self) -> dict[str, Any]:
-        """Clients now, frames they missed, JPEGs sent."""
-        return {"clients": self.clients, "drops": self.drops, "sent": self.sent}
+        """Clients now, frames they missed, JPEGs sent, and the time from a frame's capture to
+        its JPEG handed to a client's socket (p50/p95, ms, over the last 200 sent)."""
+        lat = sorted(self._latency)
+        pick = (lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1)
+                if lat else None)
+        return {"clients": self.clients, "drops": self.drops, "sent": self.sent,
+                "latency_ms_p50": pick(0.5), "latency_ms_p95": pick(0.95)}
 
     # -- encoding ------------------------------------------------------------------------------
     def _encode_loop(self) -> None:
@@ -205,6 +214,8 @@ class PreviewSink(Sink):
                     return
                 frame, seq = self._latest, self._latest_seq
                 views = [v for v, n in self._wanted.items() if n > 0]
+                assert frame is not None
+                self._captured = {seq: frame.capture_time}
             started = time.monotonic()
             encoded = {}
             for view in views:
@@ -288,6 +299,9 @@ class PreviewSink(Sink):
                     f"{len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
                 request.wfile.flush()
                 self.sent += 1
+                captured = self._captured.get(seq)
+                if captured is not None:  # capture to the last byte handed to the socket
+                    self._latency.append(time.monotonic() - captured)
         except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
             return  # the client went away
         finally:

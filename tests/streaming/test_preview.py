@@ -4,7 +4,10 @@ recording, and bad listen addresses are one clear line."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
@@ -136,3 +139,42 @@ def test_bind_addresses() -> None:
     assert parse_listen("@:8082", "u", 1) == ("0.0.0.0", 8082)
     assert parse_listen("@", "u", 8554) == ("0.0.0.0", 8554)
     assert parse_listen("0.0.0.0:8083", "u", 1) == ("0.0.0.0", 8083)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--hide-scrollbars", "--window-size=640,480", *args],
+                          capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian's "
+                    "chromium; tools/install_system_deps.sh installs it)")
+def test_a_real_browser_shows_the_stream_and_live_stats(tmp_path: Path) -> None:
+    """Headless Chromium opens the page: the picture is not blank and changes over time, and
+    the stats table the page's script fills updates."""
+    clip = make_clip(tmp_path / "drive.mp4", width=320, height=180, fps=15, seconds=8.0)
+    port = _free_port()
+    thread, result = _run_live(clip, tmp_path / "o.mp4", port)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _get(port, "/stats.json")
+        shots, counts = [], []
+        for i in range(2):
+            shot = tmp_path / f"shot{i}.png"
+            assert _chromium("--timeout=2500", f"--screenshot={shot}", url).returncode == 0
+            shots.append(cv2.imread(str(shot)))
+            dom = _chromium("--virtual-time-budget=2500", "--dump-dom", url).stdout
+            row = re.search(r"frames in / out</td><td>(\d+) / (\d+)", dom)
+            assert row, dom[-500:]
+            counts.append(int(row.group(2)))
+            time.sleep(1.0)
+    finally:
+        thread.join(timeout=60)
+    assert result["code"] == 0
+    video = [s[70:250, 16:336].astype(int) for s in shots]  # where the page puts the picture
+    assert all(v.std() > 3 for v in video)
+    assert np.abs(video[0] - video[1]).mean() > 0.5  # new frames arrived
+    assert counts[1] > counts[0] > 0  # the stats on the page update
