@@ -446,7 +446,13 @@ class Pipeline:
         data["source"] = self.source.describe() if self.source else None
         data["enhancer"] = self.enhancer.name if self.enhancer else None
         data["enhancer_stats"] = self.enhancer.stats() if self.enhancer else {}
+        data["outputs"] = self.output_stats()
         return data
+
+    def output_stats(self) -> dict[str, Any]:
+        """What each live output reports (clients, frames sent, frames dropped for them)."""
+        sinks = getattr(self.sink, "sinks", [self.sink])
+        return {s.describe(): s.stats() for s in sinks if s is not None and hasattr(s, "stats")}
 
     def write_stats_json(self, path: str, result: RunResult) -> None:
         """Write the final stats, the config and how the run ended, as JSON."""
@@ -465,6 +471,7 @@ class Pipeline:
             data["dropped_streams"] = getattr(self.sink, "dropped_streams", [])
             data["copy_dropped_packets"] = sum(getattr(self.sink, "copy_dropped", {}).values())
         data["resized_frames"] = getattr(self.source, "resized_frames", 0)
+        data["outputs"] = self.output_stats()
         try:
             Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:

@@ -178,3 +178,28 @@ def test_a_real_browser_shows_the_stream_and_live_stats(tmp_path: Path) -> None:
     assert all(v.std() > 3 for v in video)
     assert np.abs(video[0] - video[1]).mean() > 0.5  # new frames arrived
     assert counts[1] > counts[0] > 0  # the stats on the page update
+
+
+def test_sigint_stops_the_server_with_the_recording_finalized(clip: Path, tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    from tests.common import ROOT
+
+    port = _free_port()
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), "-i", str(clip), "-o",
+                             str(out), "-o", f"http://localhost:{port}/", "--stats-json",
+                             str(stats), "--set", "source.realtime=true", "-q"],
+                            stderr=subprocess.PIPE, text=True)
+    _get(port, "/stats.json")
+    _jpegs(port, 2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    data = json.loads(stats.read_text())
+    assert probe(out).frames == data["frames_out"] > 0  # finalized, playable, complete
+    preview = next(v for k, v in data["outputs"].items() if k.startswith("PreviewSink"))
+    assert preview["sent"] >= 2
+    with pytest.raises(OSError):  # the server is gone
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/stats.json", timeout=2)
