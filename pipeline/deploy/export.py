@@ -45,8 +45,9 @@ FLOAT_TOLERANCE = 1e-4
 UINT8_TOLERANCE = 1
 #: ``rows`` graphs output Zero-DCE++ lookup-table rows (0..4095) at low resolution
 ROWS_TOLERANCE = 0.05
-#: ``low`` graphs output lowres_guided's coefficients (A ~ 0..10, 255 * B ~ -255..255)
-LOW_TOLERANCE = 2e-3
+#: ``low`` graphs output lowres_guided's coefficients (A ~ 0..10, 255 * B ~ -255..255, in
+#: levels): 0.05 of a level, as for ``rows`` (float rounding of the guided filter's divisions)
+LOW_TOLERANCE = 0.05
 #: an FP16 frame graph against the FP32 model, in levels
 FP16_TOLERANCE = 2
 

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 #: backends of ``BACKEND:MODEL`` entries
 BACKENDS = ("tensorrt", "onnxruntime", "torch", "classical")
 
-DEFAULT_CHAIN = ("tensorrt:unet_gn", "tensorrt:zero_dce_pp", "onnxruntime:zero_dce_pp",
-                 "classical:clahe")
+DEFAULT_CHAIN = ("tensorrt:unet_gn", "tensorrt:zero_dce_pp", "onnxruntime:lowres_guided",
+                 "onnxruntime:zero_dce_pp", "classical:clahe")
 
 
 def parse_entry(entry: Any) -> tuple[str, dict[str, Any]]:

@@ -279,9 +279,11 @@ class ZeroDCEPPEnhancer(TorchEnhancer):
         return apply_rows(frames, rows, self._curve)
 
 
-#: ``lowres_guided``'s default target brightness: about what the curve models give on real
-#: night photos (mean ~90 of 255), where the U-Net's 121 looked pale and hazy
-DEFAULT_EXPOSURE = 0.36
+#: ``lowres_guided``'s default exposure: the network chooses (``auto``). A fixed target pins the
+#: frame's mean brightness, so a passing headlight darkens the rest of the picture (7.9 levels
+#: of pumping at 0.36 against 2.3 with auto, ``tools/bench_temporal.py``); auto gives a mean of
+#: 104 on the real night photos, between the curve models' ~90 and the U-Net's pale 121
+DEFAULT_EXPOSURE = "auto"
 
 
 @register_enhancer("lowres_guided")
@@ -313,6 +315,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
 
         super().__init__(weights, device, threads, exposure=check_exposure(exposure))
         self.smoother = TemporalSmoother(temporal, cut_threshold)
+        self.applier = GuidedApplier()
 
     @staticmethod
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -335,7 +338,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
                 rows = self.model.forward_rows(x).cpu().numpy()
         rows = self.smoother(rows, frames)
         if self.device.type == "cpu":
-            return apply_guided(frames, rows, self.model.scale)
+            return self.applier(frames, rows, self.model.scale)
         with torch.inference_mode():
             r = torch.from_numpy(rows).to(self.device).permute(0, 3, 1, 2)
             y = self.model.apply(r[:, :3], r[:, 3:] / 255.0, self.to_tensor(frames))
@@ -414,28 +417,58 @@ def low_views(frames: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
-def apply_guided(frames: np.ndarray, rows: np.ndarray, scale: int) -> np.ndarray:
+class GuidedApplier:
     """``A * Y + B`` for uint8 ``(N, H, W, 3)`` frames, ``rows`` being ``lowres_guided``'s
     low-resolution ``A`` and ``255 * B`` ``(N, h, w, 6)`` (``forward_rows``).
 
     OpenCV does the full-resolution work: a bilinear resize of each coefficient image (the
     same half-pixel mapping as the model's ``interpolate``), the grey guide (the same
     fixed-point weights as the model's ``luma_u8``), and a multiply-add whose uint8 result is
-    rounded and saturated in one step.
+    rounded and saturated in one step. The full-size float buffers are kept between frames:
+    allocating four 11 MB arrays per 720p frame cost more than all the arithmetic (19 against
+    4.5 ms, page faults on fresh memory).
     """
-    n, height, width, _ = frames.shape
-    h, w = rows.shape[1:3]
-    out = np.empty_like(frames)
-    for i in range(n):
-        grey = cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2GRAY)
-        guide = cv2.merge([grey, grey, grey])
-        up_a = cv2.resize(np.ascontiguousarray(rows[i, ..., :3]), (w * scale, h * scale),
-                          interpolation=cv2.INTER_LINEAR)[:height, :width]
-        up_b = cv2.resize(np.ascontiguousarray(rows[i, ..., 3:]), (w * scale, h * scale),
-                          interpolation=cv2.INTER_LINEAR)[:height, :width]
-        product = cv2.multiply(up_a, guide, dtype=cv2.CV_32F)
-        out[i] = cv2.add(product, up_b, dtype=cv2.CV_8U)
-    return out
+
+    def __init__(self) -> None:
+        self._size: tuple[int, int] = (0, 0)
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def _ensure(self, height: int, width: int) -> dict[str, np.ndarray]:
+        if self._size != (height, width):
+            self._size = (height, width)
+            self._buffers = {
+                "grey": np.empty((height, width), np.uint8),
+                "guide": np.empty((height, width, 3), np.uint8),
+                "a": np.empty((height, width, 3), np.float32),
+                "b": np.empty((height, width, 3), np.float32),
+                "product": np.empty((height, width, 3), np.float32),
+            }
+        return self._buffers
+
+    def __call__(self, frames: np.ndarray, rows: np.ndarray, scale: int) -> np.ndarray:
+        n, height, width, _ = frames.shape
+        h, w = rows.shape[1:3]
+        full = (w * scale, h * scale)
+        buf = self._ensure(height, width)
+        out = np.empty_like(frames)
+        for i in range(n):
+            cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2GRAY, dst=buf["grey"])
+            cv2.merge([buf["grey"]] * 3, dst=buf["guide"])
+            for name, channels in (("a", slice(0, 3)), ("b", slice(3, 6))):
+                small = np.ascontiguousarray(rows[i, ..., channels])
+                if full == (width, height):
+                    cv2.resize(small, full, dst=buf[name], interpolation=cv2.INTER_LINEAR)
+                else:  # the frame was padded to a multiple of scale: crop the upsampled map
+                    buf[name][...] = cv2.resize(small, full, interpolation=cv2.INTER_LINEAR
+                                                )[:height, :width]
+            cv2.multiply(buf["a"], buf["guide"], dst=buf["product"], dtype=cv2.CV_32F)
+            cv2.add(buf["product"], buf["b"], dst=out[i], dtype=cv2.CV_8U)
+        return out
+
+
+def apply_guided(frames: np.ndarray, rows: np.ndarray, scale: int) -> np.ndarray:
+    """:class:`GuidedApplier` once (tests, tools); enhancers keep an applier and its buffers."""
+    return GuidedApplier()(frames, rows, scale)
 
 
 class FlashEnhancer(TorchEnhancer):

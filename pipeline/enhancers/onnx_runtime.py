@@ -181,11 +181,12 @@ class OnnxRuntimeEnhancer(Enhancer):
         # lowres_guided coefficient graph: the host applies either
         self.io = "low" if low_graph else "uint8" if output.type == "tensor(uint8)" else "rows"
         if self.io == "low":
-            from .neural import TemporalSmoother
+            from .neural import GuidedApplier, TemporalSmoother
 
             torch_model = getattr(self._torch, "model", None)
             self._scale = int(getattr(torch_model, "scale", 8))
             self._smoother = getattr(self._torch, "smoother", None) or TemporalSmoother()
+            self._applier = GuidedApplier()
         if self.io == "rows":
             from ..models.curves import CurveLUT
 
@@ -200,11 +201,11 @@ class OnnxRuntimeEnhancer(Enhancer):
             frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         frames = np.ascontiguousarray(frames)
         if self.io == "low":
-            from .neural import apply_guided, low_views
+            from .neural import low_views
 
             rows = self.session.run([self.output_name],
                                     {self.input_name: low_views(frames, self._scale)})[0]
-            out = apply_guided(frames, self._smoother(rows, frames), self._scale)
+            out = self._applier(frames, self._smoother(rows, frames), self._scale)
             return out[:, :h, :w] if pad_h or pad_w else out
         out = self.session.run([self.output_name], {self.input_name: frames})[0]
         if self.io == "rows":

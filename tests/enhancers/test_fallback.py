@@ -28,7 +28,7 @@ def test_default_chain_takes_the_first_that_starts() -> None:
     try:
         import tensorrt  # noqa: F401
     except Exception:
-        assert enhancer.active == "onnxruntime:zero_dce_pp"
+        assert enhancer.active == "onnxruntime:lowres_guided"
         assert set(enhancer.skipped) == {"tensorrt:unet_gn", "tensorrt:zero_dce_pp"}
         assert all("TensorRT is not available" in r for r in enhancer.skipped.values())
 

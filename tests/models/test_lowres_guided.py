@@ -129,7 +129,7 @@ def test_exposure_knob_is_monotonic() -> None:
     means = [build_enhancer("lowres_guided", exposure=e, temporal=0.0)(frames).mean()
              for e in (0.2, 0.3, 0.4, 0.5)]
     assert all(b > a + 1 for a, b in zip(means, means[1:])), means
-    assert build_enhancer("lowres_guided").model.exposure == DEFAULT_EXPOSURE
+    assert build_enhancer("lowres_guided").model.exposure == check_exposure(DEFAULT_EXPOSURE)
 
 
 def test_temporal_smoothing_and_cut_reset() -> None:
