@@ -163,7 +163,7 @@ class _Where:
         self.overridden = overridden
 
     def __call__(self, path: str) -> str:
-        if any(path == o or path.startswith(o + ".") or o.startswith(path + ".")
+        if any(path == o or path.startswith((o + ".", o + "[")) or o.startswith(path + ".")
                for o in self.overridden):
             return f"--set {path}"
         return f"{self.file}: {path}"

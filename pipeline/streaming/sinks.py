@@ -531,6 +531,16 @@ class MultiSink(Sink):
 def create_sinks(uris: list[str], cfg: SinkConfig) -> Sink:
     """One sink, or a :class:`MultiSink` of several (the first is the primary)."""
     sinks = [create_sink(u, cfg) for u in uris]
+    seen: dict[str, str] = {}
+    for sink in sinks:
+        for target in [*sink.output_files(), sink.output_folder() or ""]:
+            if not target:
+                continue
+            key = os.path.realpath(target)
+            if key in seen:
+                raise SinkError(f"outputs {seen[key]!r} and {sink.uri!r} would write the same "
+                                f"{'folder' if os.path.isdir(key) else 'file'}")
+            seen[key] = sink.uri
     return sinks[0] if len(sinks) == 1 else MultiSink(sinks, cfg)
 
 

@@ -271,3 +271,17 @@ def test_outage_still_going_at_stop_is_counted(rtsp_server, tmp_path: Path) -> N
     t.join()
     assert result.stats.reconnect_downtime_s >= 1.5, result.stats
     assert json.dumps(result.stats.as_dict())  # reportable
+
+
+def test_two_outputs_to_one_file_are_refused(clip: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o.mp4"
+    assert main(["-i", str(clip), "-o", str(out), "-o", str(tmp_path / "." / "o.mp4"),
+                 "-q"]) == 1
+    _one_error(capsys, "would write the same file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_extra_outputs_name_the_setting(clip: Path, tmp_path: Path, capsys) -> None:
+    assert main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "--set",
+                 "sink.also=[1]"]) == 2
+    _one_error(capsys, "--set sink.also[0]: expected a string")
