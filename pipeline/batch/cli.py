@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a run config (e.g. configs/dashcam_file.yaml)")
     parser.add_argument("--enhancer", "-e", metavar="NAME", help="enhancer (replaces the "
                         "config's enhancer block)")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="frames per enhancer call (GPU models gain from 4 or more)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a config key (repeatable)")
     parser.add_argument("--container", choices=("auto", "same", "mp4", "mov", "mkv"),
@@ -91,7 +93,10 @@ def load_batch_config(args: argparse.Namespace) -> Config:
     sets = []
     if args.enhancer:
         sets.append("enhancer={type: '%s'}" % args.enhancer.replace("'", "''"))
-    return load_config(args.config, sets + list(args.overrides))
+    sets += list(args.overrides)
+    if args.batch_size is not None:
+        sets.append(f"enhancer.batch_size={args.batch_size}")
+    return load_config(args.config, sets)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a config key, e.g. --set sink.crf=18 (repeatable)")
     parser.add_argument("--target-fps", type=float, metavar="FPS",
                         help="hold a live stream's output rate")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="frames per enhancer call for files (GPU models gain from 4+; a "
+                             "live source never waits to fill a batch)")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
                         help="stop after this many seconds")
@@ -96,6 +99,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         "sink.uri": args.sink[0] if args.sink else None,
         "run.target_fps": args.target_fps,
         "run.max_frames": args.max_frames,
+        "enhancer.batch_size": args.batch_size,
         "run.duration_s": args.duration,
         "run.stats_json": args.stats_json,
     }

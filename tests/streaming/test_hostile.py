@@ -285,3 +285,12 @@ def test_bad_extra_outputs_name_the_setting(clip: Path, tmp_path: Path, capsys) 
     assert main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "--set",
                  "sink.also=[1]"]) == 2
     _one_error(capsys, "--set sink.also[0]: expected a string")
+
+
+def test_batch_size_flag(clip: Path, tmp_path: Path, capsys) -> None:
+    stats = tmp_path / "s.json"
+    assert main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-e", "gamma",
+                 "--batch-size", "4", "--stats-json", str(stats), "-q"]) == 0
+    assert json.loads(stats.read_text())["config"]["enhancer"]["batch_size"] == 4
+    assert main(["-i", str(clip), "-o", str(tmp_path / "p.mp4"), "--batch-size", "0"]) == 2
+    _one_error(capsys, "enhancer.batch_size: must be >= 1")
