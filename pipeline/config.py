@@ -339,6 +339,11 @@ def _validate_sink(sink: SinkConfig, where: _Where) -> None:
     if supported and sink.pix_fmt not in supported:
         raise ConfigError(f"{where('sink.pix_fmt')}: {sink.codec} cannot encode "
                           f"{sink.pix_fmt!r}; it takes {', '.join(supported)}")
+    presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+               "slower", "veryslow", "placebo")
+    if sink.codec in ("libx264", "libx265") and sink.preset and sink.preset not in presets:
+        raise ConfigError(f"{where('sink.preset')}: {sink.codec} has no preset "
+                          f"{sink.preset[:40]!r}; use one of {', '.join(presets)}")
     if sink.bitrate is not None and not re.fullmatch(
             r"\s*\d+(?:\.\d+)?\s*[kKmMgG]?\s*(?:bps|b)?\s*", sink.bitrate):
         raise ConfigError(f"{where('sink.bitrate')}: expected a number like 4M or 800k, "

@@ -135,6 +135,7 @@ def test_a_finished_file_appears_only_at_the_end(clip: Path, tmp_path: Path) -> 
     ("sink.pix_fmt=rgb48le", "sink.pix_fmt: libx264 cannot encode"),
     ("sink.image_format=xyz", "sink.image_format: cannot write images"),
     ("sink.bitrate=lots", "sink.bitrate"),
+    ("sink.preset=turbo", "sink.preset: libx264 has no preset"),
     ("sink.uri='rtsp://[::1/x'", "sink.uri: not a valid URI"),
 ])
 def test_bad_config_values_are_one_line_at_load(setting: str, pattern: str, clip: Path,
