@@ -38,3 +38,12 @@ def reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(text))
     return text.split(": '")[0].strip() or type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a command line's ``error:``: our own errors as they are, an OS error with
+    the file it concerns (``/proc/x.mp4: No such file or directory``)."""
+    if isinstance(exc, NocturneError):
+        return str(exc)
+    filename = getattr(exc, "filename", None)
+    return f"{filename}: {reason(exc)}" if filename else reason(exc)

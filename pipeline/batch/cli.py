@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 
 from ..config import Config, load_config
-from ..errors import ConfigError, NocturneError, reason
+from ..errors import ConfigError, NocturneError, describe
 from ..media import same_file
 from .job import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Manifest, discover, pending_jobs,
                   plan_jobs, remove_stale_partials, settings_fingerprints, write_reports)
@@ -153,12 +153,8 @@ def _main(argv: list[str] | None) -> int:
     except ConfigError as exc:
         print(f"batch.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except NocturneError as exc:
-        print(f"batch.py: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as exc:
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"batch.py: error: {where}{reason(exc)}", file=sys.stderr)
+    except (NocturneError, OSError) as exc:
+        print(f"batch.py: error: {describe(exc)}", file=sys.stderr)
         return EXIT_FAILED
     summary.records = unreadable + skipped + summary.records
     json_path, csv_path = write_reports(out_dir, summary.records)

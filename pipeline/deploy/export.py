@@ -80,35 +80,14 @@ class FrameModel(nn.Module):
         return (y * 255.0 + 0.5).clamp(0.0, 255.0).permute(0, 2, 3, 1).to(torch.uint8)
 
 
-class FP32(nn.Module):
-    """A module run in FP32 inside an FP16 model: its input is cast up and its output back
-    (normalization: a variance of FP16 values overflows FP16)."""
-
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module.float()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x.float()).to(x.dtype)
-
-
-#: modules an FP16 graph keeps in FP32
-FP32_MODULES = (nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)
-
-
 def half_model(model: nn.Module) -> nn.Module:
     """An FP16 copy of ``model`` for strongly typed TensorRT builds: weights and activations in
-    FP16, normalization in FP32 (:class:`FP32`). Arithmetic FP16 cannot hold is kept in FP32 by
-    the models themselves (Zero-DCE++'s table rows reach 4095, lowres_guided's luma sums reach
-    4 million: both cast up before it)."""
+    FP16, normalization in FP32 (``models.common.cast_model``)."""
     import copy
 
-    half = copy.deepcopy(model).eval().half()
-    for parent in list(half.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, FP32_MODULES):
-                setattr(parent, name, FP32(child))
-    return half
+    from ..models.common import cast_model
+
+    return cast_model(copy.deepcopy(model).eval(), "fp16")
 
 
 class RowsModel(nn.Module):

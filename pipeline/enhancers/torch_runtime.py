@@ -23,6 +23,7 @@ ordinary memory); :class:`CudaOps` is the real one.
 """
 from __future__ import annotations
 
+import abc
 import collections
 import contextlib
 import logging
@@ -33,56 +34,34 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, EnhancerError
+from ..models.common import PRECISIONS, cast_model
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-#: modules kept in FP32 inside a reduced-precision model
-FP32_MODULES = (nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm, nn.BatchNorm2d)
-
-
-class _FP32(nn.Module):
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module.float()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x.float()).to(x.dtype)
-
-
-def cast_model(model: nn.Module, precision: str) -> nn.Module:
-    """``model`` (in place) in ``precision``, its normalization layers kept in FP32."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "fp32":
-        return model.float()
-    model.to(PRECISIONS[precision])
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, FP32_MODULES):
-                setattr(parent, name, _FP32(child))
-    return model
-
-
-class DeviceOps:
+class DeviceOps(abc.ABC):
     """What the runner needs from a device: pinned buffers, streams, events."""
 
     device: torch.device
 
+    @abc.abstractmethod
     def pinned(self, numel: int) -> torch.Tensor:
-        raise NotImplementedError
+        """A host uint8 buffer of ``numel`` bytes the device can copy from asynchronously."""
 
+    @abc.abstractmethod
     def stream(self) -> Any:
-        raise NotImplementedError
+        """A new stream (queue of device work)."""
 
+    @abc.abstractmethod
     def event(self) -> Any:
-        raise NotImplementedError
+        """A new event: ``record(stream)`` marks a point, ``synchronize()`` waits for it."""
 
+    @abc.abstractmethod
     def use(self, stream: Any) -> contextlib.AbstractContextManager[Any]:
-        raise NotImplementedError
+        """A context in which device work goes to ``stream``."""
 
+    @abc.abstractmethod
     def wait(self, stream: Any, event: Any) -> None:
-        raise NotImplementedError
+        """Make ``stream``'s later work wait for ``event``."""
 
 
 class CudaOps(DeviceOps):

@@ -13,7 +13,7 @@ import sys
 
 from ..config import load_config, read_yaml
 from ..enhancers import ENHANCERS
-from ..errors import ConfigError, NocturneError, reason
+from ..errors import ConfigError, NocturneError, describe
 from ..logs import setup_logging
 
 log = logging.getLogger("nocturne")
@@ -167,12 +167,5 @@ def _main(argv: list[str] | None) -> int:
 
 def _error(exc: BaseException, code: int) -> int:
     """One ``error:`` line on stderr (an OS error keeps its file name), and the exit code."""
-    text = str(exc) if isinstance(exc, NocturneError) else _os_error_text(exc)
-    print(f"run_stream.py: error: {text}", file=sys.stderr)
+    print(f"run_stream.py: error: {describe(exc)}", file=sys.stderr)
     return code
-
-
-def _os_error_text(exc: BaseException) -> str:
-    filename = getattr(exc, "filename", None)
-    text = reason(exc)
-    return f"{filename}: {text}" if filename else text

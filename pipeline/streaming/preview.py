@@ -180,8 +180,8 @@ class PreviewSink(Sink):
         for connection in stuck:  # a client that stopped reading must not hold a thread
             try:
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            except OSError as exc:  # already gone: nothing left to unblock
+                log.debug("preview client already closed: %s", exc)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -110,8 +110,7 @@ class FileSink(Sink):
         try:
             # FFmpeg opens the file only at the first packet: create it now, so a path that
             # cannot be written fails here, before any work, with its name
-            with open(self.partial, "wb"):
-                pass
+            open(self.partial, "wb").close()
         except OSError as exc:
             raise SinkError(f"cannot write {self.uri}: {exc.strerror or exc}") from None
         try:
@@ -353,8 +352,8 @@ class FileSink(Sink):
         if self.copy_in is not None:
             try:
                 self.copy_in.close()
-            except (av.error.FFmpegError, OSError):
-                pass
+            except (av.error.FFmpegError, OSError) as exc:  # only read from: nothing to lose
+                log.debug("closing the copy demuxer of %s failed: %s", self.path, exc)
             self.copy_in = None
         return ok
 

@@ -482,8 +482,8 @@ class RtspSource(_PyAVMixin, Source):
         if self.container is not None:
             try:
                 self.container.close()
-            except (av.error.FFmpegError, OSError):
-                pass
+            except (av.error.FFmpegError, OSError) as exc:  # a lost stream may not close cleanly
+                log.debug("%s: closing the lost connection failed: %s", self.uri, exc)
             self.container = None
 
     def _reconnect(self) -> bool:
@@ -676,10 +676,11 @@ def create_source(uri: str, cfg: SourceConfig) -> Source:
 
 def _path_source(uri: str, path: str, cfg: SourceConfig) -> Source:
     try:
-        if stat.S_ISCHR(os.stat(path).st_mode):
-            return CameraSource(uri, path, cfg)  # /dev/video0 given as a plain path
-    except (OSError, ValueError):
-        pass
+        is_device = stat.S_ISCHR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # missing or unreadable: FileSource.open says which
+        is_device = False
+    if is_device:
+        return CameraSource(uri, path, cfg)  # /dev/video0 given as a plain path
     if os.path.isdir(path) or any(ch in path for ch in "*?["):
         return ImageFolderSource(uri, path, cfg)
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:

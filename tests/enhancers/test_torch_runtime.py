@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from pipeline.enhancers import build_enhancer
-from pipeline.enhancers.torch_runtime import CpuOps, TorchRunner, cast_model
+from pipeline.enhancers.torch_runtime import CpuOps, TorchRunner
+from pipeline.models.common import cast_model
 from pipeline.errors import ConfigError, EnhancerError
 from pipeline.models import create_model
 
