@@ -36,7 +36,7 @@ from ..enhancers import Enhancer, build_enhancer, check_batch
 from ..errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
 from ..media import same_file
 from .frame import Frame
-from .sinks import Sink, StreamInfo, create_sinks
+from .sinks import FileSink, Sink, StreamInfo, create_sinks
 from .sources import Source, SourceTimeout, create_source
 from .stats import RunStats
 
@@ -466,10 +466,12 @@ class Pipeline:
             "enhancer_stats": self.enhancer.stats() if self.enhancer else {},
             "config": to_dict(self.cfg),
         })
-        if isinstance(self.sink, Sink) and hasattr(self.sink, "copy_packets"):
-            data["copied_packets"] = getattr(self.sink, "copy_packets")
-            data["dropped_streams"] = getattr(self.sink, "dropped_streams", [])
-            data["copy_dropped_packets"] = sum(getattr(self.sink, "copy_dropped", {}).values())
+        recording = next((s for s in getattr(self.sink, "sinks", [self.sink])
+                          if isinstance(s, FileSink)), None)
+        if recording is not None:
+            data["copied_packets"] = recording.copy_packets
+            data["dropped_streams"] = recording.dropped_streams
+            data["copy_dropped_packets"] = sum(recording.copy_dropped.values())
         data["resized_frames"] = getattr(self.source, "resized_frames", 0)
         data["outputs"] = self.output_stats()
         try:

@@ -514,12 +514,6 @@ class MultiSink(Sink):
     def describe(self) -> str:
         return " + ".join(s.describe() for s in self.sinks)
 
-    def __getattr__(self, name: str) -> Any:
-        # the recording's counters (copied packets, dropped streams) for the stats JSON
-        if name.startswith("__") or name == "sinks":
-            raise AttributeError(name)
-        return getattr(self.sinks[0], name)
-
     def bind_stats(self, provider: Any) -> None:
         """Pass the live stats to the sinks that show them (the preview)."""
         for sink in self.sinks:
