@@ -319,10 +319,13 @@ class LowResGuidedEnhancer(TorchEnhancer):
 
     @staticmethod
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
-        from ..models.lowres_guided import LEVEL_CHANNELS
-
-        return width_from_state(state, "enc1.0.0.weight", LEVEL_CHANNELS[0],
-                                "a lowres_guided")
+        """The levels' channels (``enc1``, ``enc2``, ... first convolutions) and whether the
+        file has the global path, read from the file."""
+        width_from_state(state, "enc1.0.0.weight", 1, "a lowres_guided")
+        channels = []
+        while (first := state.get(f"enc{len(channels) + 1}.0.0.weight")) is not None:
+            channels.append(int(first.shape[0]))
+        return {"channels": channels, "global_context": "global_fc.0.weight" in state}
 
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         import torch

@@ -81,7 +81,8 @@ class LowResGuided(nn.Module):
     """
 
     def __init__(self, width: float = 1.0, scale: int = 8, radius: int = 1,
-                 exposure: float = AUTO) -> None:
+                 exposure: float = AUTO, channels: list[int] | tuple[int, ...] | None = None,
+                 global_context: bool = False) -> None:
         super().__init__()
         from ..errors import ConfigError
 
@@ -93,16 +94,31 @@ class LowResGuided(nn.Module):
         self.scale = scale
         self.radius = radius
         self.exposure = check_exposure(exposure)
-        ch = [scaled_channels(c, self.width) for c in LEVEL_CHANNELS]
+        if channels is None:
+            ch = [scaled_channels(c, self.width) for c in LEVEL_CHANNELS]
+        else:
+            ch = check_channels(channels)
         self.channels = tuple(ch)
-        self.enc1 = nn.Sequential(conv_gn(4, ch[0], 3), conv_gn(ch[0], ch[0], 3))
-        self.enc2 = nn.Sequential(conv_gn(ch[0], ch[1], 3), conv_gn(ch[1], ch[1], 3))
-        self.enc3 = nn.Sequential(conv_gn(ch[1], ch[2], 3), conv_gn(ch[2], ch[2], 3))
+        self.levels = len(ch)
+        self.global_context = bool(global_context)
+        # attribute names enc1.., up1.. (not a ModuleList): files of the three-level model
+        # shipped first keep loading
+        previous = 4
+        for level, c in enumerate(ch, 1):
+            setattr(self, f"enc{level}", nn.Sequential(conv_gn(previous, c, 3), conv_gn(c, c, 3)))
+            previous = c
+        for level in range(1, self.levels):
+            setattr(self, f"up{level}", Up(ch[level], ch[level - 1]))
         self.pool = nn.MaxPool2d(2)
-        self.up2 = Up(ch[2], ch[1])
-        self.up1 = Up(ch[1], ch[0])
         # the exposure reaches the deepest level directly too: a global brightness decision
-        self.exposure_bias = nn.Linear(1, ch[2])
+        self.exposure_bias = nn.Linear(1, ch[-1])
+        if self.global_context:
+            # HDRNet's global path: the deepest level's mean over the whole frame, through two
+            # layers, added to every position, so the brightness and colour decisions see the
+            # frame and not only a receptive field (a 1/8 view of 1080p is 240x135)
+            self.global_fc = nn.Sequential(nn.Linear(ch[-1], ch[-1]),
+                                           nn.LeakyReLU(0.2, inplace=True),
+                                           nn.Linear(ch[-1], ch[-1]))
         # ... and, as a scale and shift (FiLM), the features after the last GroupNorm: every
         # GroupNorm here has one or two channels per group and removes each map's mean, so an
         # exposure that entered earlier only as a constant would be normalized away before
@@ -128,17 +144,23 @@ class LowResGuided(nn.Module):
         """The enhanced low-resolution view ``(N, 3, h, w)`` and the per-pixel eps
         ``(N, 1, h, w)``; ``exposure`` is ``(N,)`` (``AUTO`` entries: the network chooses)."""
         h, w = low.shape[-2:]
-        # a multiple of 4 for the two poolings, plus 4 more rows and columns so that even a
-        # tiny frame's deepest level keeps 2x2 values for its GroupNorm
-        pad_h, pad_w = 4 + (-h % 4), 4 + (-w % 4)
+        # a multiple of the poolings' product, plus that much more, so that even a tiny
+        # frame's deepest level keeps 2x2 values for its GroupNorm
+        m = 2 ** (self.levels - 1)
+        pad_h, pad_w = m + (-h % m), m + (-w % m)
         x = F.pad(low, (0, pad_w, 0, pad_h), mode="replicate")
         logits = torch.logit(x.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
         e = exposure.reshape(-1, 1, 1, 1).to(x.dtype)
-        e1 = self.enc1(torch.cat([logits, e.expand(-1, 1, x.shape[2], x.shape[3])], 1))
-        e2 = self.enc2(self.pool(e1))
-        e3 = self.enc3(self.pool(e2))
-        e3 = e3 + self.exposure_bias(exposure.reshape(-1, 1).to(x.dtype))[:, :, None, None]
-        d = self.up1(self.up2(e3, e2), e1)
+        skips = [self.enc1(
+            torch.cat([logits, e.expand(-1, 1, x.shape[2], x.shape[3])], 1))]
+        for level in range(2, self.levels + 1):
+            skips.append(getattr(self, f"enc{level}")(self.pool(skips[-1])))
+        d = skips.pop()
+        d = d + self.exposure_bias(exposure.reshape(-1, 1).to(x.dtype))[:, :, None, None]
+        if self.global_context:
+            d = d + self.global_fc(d.mean(dim=(2, 3)))[:, :, None, None]
+        for level in range(self.levels - 1, 0, -1):
+            d = getattr(self, f"up{level}")(d, skips.pop())
         scale, shift = self.exposure_film(exposure.reshape(-1, 1).to(x.dtype)).chunk(2, dim=1)
         d = d * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None]
         out = self.head(torch.cat([d, logits], 1))[..., :h, :w]
@@ -203,12 +225,17 @@ class LowResGuided(nn.Module):
         return self.apply(a, b, x)
 
     def forward_supervised(self, dark: torch.Tensor, clean: torch.Tensor,
+                           auto: torch.Tensor | None = None,
                            auto_share: float = 0.25) -> torch.Tensor:
-        """Training forward: conditioned on each target's own mean brightness, or (for about
-        ``auto_share`` of the samples) on ``AUTO``, so both uses of the knob are learned."""
+        """Training forward: conditioned on each target's own mean brightness, or on ``AUTO``
+        where ``auto`` ``(N,)`` is 1 (the data's choice: those targets kept their own
+        brightness), or, without ``auto``, for about ``auto_share`` of the samples."""
         target = luma_u8(clean).mean(dim=(1, 2, 3))
-        auto = torch.rand(target.shape, device=target.device) < auto_share
-        exposure = torch.where(auto, torch.full_like(target, AUTO), target)
+        if auto is None:
+            chosen = torch.rand(target.shape, device=target.device) < auto_share
+        else:
+            chosen = auto.reshape(-1) > 0.5
+        exposure = torch.where(chosen, torch.full_like(target, AUTO), target)
         return self(dark, exposure)
 
     def forward_rows(self, frames: torch.Tensor) -> torch.Tensor:
@@ -218,6 +245,19 @@ class LowResGuided(nn.Module):
         x = frames.to(torch.float32).permute(0, 3, 1, 2) * (1.0 / 255.0)
         a, b = self.coefficients(x)
         return torch.cat([a, b * 255.0], 1).permute(0, 2, 3, 1)
+
+
+def check_channels(value: object) -> list[int]:
+    """Two to five levels of channel counts, each a positive integer that ``min(32, c)``
+    GroupNorm groups divide; ``ConfigError`` otherwise."""
+    from ..errors import ConfigError
+
+    if not isinstance(value, (list, tuple)) or not 2 <= len(value) <= 5 or any(
+            isinstance(c, bool) or not isinstance(c, int) or c < 1 or
+            (c > 32 and c % 32) for c in value):
+        raise ConfigError(f"channels must be a list of 2 to 5 positive integers (above 32, "
+                          f"multiples of 32), got {value!r}")
+    return [int(c) for c in value]
 
 
 def check_exposure(value: object) -> float:

@@ -285,12 +285,14 @@ class Trainer:
             total, parts = self.loss.generator_loss(flash, self.model(flash), ambient,
                                                     update_discriminator=self.model.training)
         else:
-            dark, clean = (t.to(self.device) for t in batch)
+            # a third tensor, where the data gives one, says which targets keep their own
+            # brightness (``TargetGainDataset``'s ``auto``)
+            dark, clean, *auto = (t.to(self.device) for t in batch)
             # a model with a conditioning input (lowres_guided's exposure) learns it from the
             # target; validation calls the plain forward, as inference does
             supervised = getattr(self.model, "forward_supervised", None)
-            y = supervised(dark, clean) if supervised is not None and self.model.training \
-                else self.model(dark)
+            y = supervised(dark, clean, *auto) if supervised is not None and \
+                self.model.training else self.model(dark)
             total, parts = self.loss(y, clean)
         return total, {k: float(v) for k, v in parts.items()}
 

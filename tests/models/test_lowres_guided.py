@@ -15,7 +15,7 @@ from pipeline.enhancers.neural import (DEFAULT_EXPOSURE, TemporalSmoother, apply
                                        default_weights, low_views)
 from pipeline.errors import ConfigError
 from pipeline.models import create_model
-from pipeline.models.lowres_guided import AUTO, check_exposure, luma_u8
+from pipeline.models.lowres_guided import AUTO, LowResGuided, check_exposure, luma_u8
 from tests.clips import make_clip, probe
 from tests.common import ROOT, run_cli
 
@@ -178,3 +178,53 @@ def test_runs_in_the_pipeline(weights: Path, tmp_path: Path) -> None:
                    "--set", "enhancer.batch_size=2")
     assert proc.returncode == 0, proc.stderr
     assert probe(out).frames == probe(clip).frames
+
+
+def test_target_gain_items_say_which_targets_kept_their_brightness() -> None:
+    """A quarter of the items keep their target (``auto`` 1: trained without the knob); the
+    rest are brightened or darkened (``auto`` 0: trained told the target's brightness)."""
+    from pipeline.training.data.datasets import TargetGainDataset
+
+    class Pairs(torch.utils.data.Dataset):
+        seed = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            pass
+
+        def __len__(self) -> int:
+            return 64
+
+        def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.full((3, 8, 8), 0.1), torch.full((3, 8, 8), 0.5)
+
+    data = TargetGainDataset(Pairs(), 0.4, 1.6, auto_share=0.25)
+    items = [data[i] for i in range(64)]
+    auto = [bool(a) for _, _, a in items]
+    assert 8 <= sum(auto) <= 26
+    for (_, target, _), kept in zip(items, auto):
+        if kept:
+            assert torch.equal(target, torch.full((3, 8, 8), 0.5))
+    gained = [float(t.mean()) for (_, t, a) in items if not a]
+    assert min(gained) < 0.45 and max(gained) > 0.55
+    assert all(torch.equal(x[1], y[1]) for x, y in zip(items, [data[i] for i in range(64)]))
+    model = LowResGuided(width=0.25)
+    dark, clean = torch.rand(2, 3, 32, 32) * 0.2, torch.rand(2, 3, 32, 32)
+    flags = torch.tensor([1.0, 0.0])
+    got = model.forward_supervised(dark, clean, flags)
+    want = model(dark, torch.stack([torch.tensor(-1.0),
+                                    luma_u8(clean[1:]).mean()]))
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_more_levels_and_the_global_path_load_from_their_file(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = LowResGuided(channels=[8, 16, 32, 64], global_context=True)
+    path = tmp_path / "v2.pt"
+    torch.save(model.state_dict(), path)
+    enhancer = build_enhancer("lowres_guided", weights=str(path), temporal=0.0)
+    frames = _frames(1, 70, 133)
+    out = enhancer(frames)
+    assert enhancer.model.channels == (8, 16, 32, 64) and enhancer.model.global_context
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    with pytest.raises(ConfigError, match="channels"):
+        LowResGuided(channels=[8, 48])

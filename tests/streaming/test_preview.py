@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -203,3 +204,42 @@ def test_sigint_stops_the_server_with_the_recording_finalized(clip: Path, tmp_pa
     assert preview["sent"] >= 2
     with pytest.raises(OSError):  # the server is gone
         urllib.request.urlopen(f"http://127.0.0.1:{port}/stats.json", timeout=2)
+
+
+def _bench_latency():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "bench_latency.py"
+    spec = importlib.util.spec_from_file_location("bench_latency", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("millis", [0, 1_234_567, 16_777_215, 1_764_300_000_123])
+def test_the_latency_benchmarks_clock_code_survives_jpeg_and_h264(millis: int) -> None:
+    """tools/bench_latency.py reads the time back from what the clients decode: a JPEG of the
+    enhanced picture (a gamma lift on top) and an H.264 frame; a damaged code is refused."""
+    import av
+
+    bench = _bench_latency()
+    image = np.full((180, 640, 3), 30, np.uint8)
+    bench.draw_stamp(image, millis)
+    lifted = (255 * (image / 255.0) ** 0.5).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", lifted, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[:, :, ::-1]
+    assert bench.decode_stamp(bench.cell_means(decoded)) == millis % (1 << 24)
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 640, 180, "yuv420p"
+    codec.time_base = Fraction(1, 30)
+    codec.options = {"crf": "35", "preset": "ultrafast"}
+    packets = codec.encode(av.VideoFrame.from_ndarray(image, format="rgb24")) + codec.encode(None)
+    decoder = av.CodecContext.create("h264", "r")
+    frames = [f for p in packets for f in decoder.decode(p)] + list(decoder.decode(None))
+    assert bench.decode_stamp(bench.cell_means(frames[0].to_ndarray(format="rgb24"))) == \
+        millis % (1 << 24)
+    damaged = bench.cell_means(decoded)
+    damaged[5] = 255.0 - damaged[5]  # one bit flipped
+    assert bench.decode_stamp(damaged) is None
+    assert bench.age_ms(millis % (1 << 24), millis + 150) == 150

@@ -151,3 +151,21 @@ def test_dashcam_compression_is_deterministic_and_blocky() -> None:
     assert h264_roundtrip(dusk[:33, :47], 30).shape == (33, 47, 3)  # odd sides
     with pytest.raises(ConfigError):
         SynthConfig(h264_crf_min=40, h264_crf_max=30)
+
+
+def test_night_sky_stays_dark_in_the_target_too() -> None:
+    """The night-sky step darkens the top of the target and of the input alike (deterministic
+    per seed); the rest of the target is the clean image."""
+    clean = _scene(96, 64)
+    config = SynthConfig(lamp_prob=0.0, blur_prob=0.0, jpeg_prob=0.0, match_max=0.0,
+                         sky_prob=1.0, sky_gain_min=0.02, sky_gain_max=0.02)
+    dark, target = synthesize(clean, np.random.default_rng(3), config, exposure=0.2)
+    again = synthesize(clean, np.random.default_rng(3), config, exposure=0.2)
+    assert np.array_equal(dark, again[0]) and np.array_equal(target, again[1])
+    assert target[:10].mean() < 0.35 * clean[:10].mean()  # the sky: 2% of the light
+    np.testing.assert_array_equal(target[-10:], clean[-10:])  # below the horizon: untouched
+    assert dark[:10].mean() < 0.5 * dark[-10:].mean()
+    plain = synthesize(clean, np.random.default_rng(3), PLAIN, exposure=0.2)[1]
+    np.testing.assert_array_equal(plain, clean)
+    with pytest.raises(ConfigError):
+        SynthConfig(sky_prob=0.5, sky_gain_min=0.0)

@@ -236,13 +236,21 @@ class TargetGainDataset(_Seeded):
     """Pairs whose target is brightened or darkened by a random gain in linear light
     (log-uniform in ``[low, high]``), the input unchanged: a model conditioned on the target's
     brightness (``lowres_guided``'s exposure) learns the whole range it will be asked for, not
-    only the well-exposed targets' 0.35-0.65."""
+    only the well-exposed targets' 0.35-0.65.
 
-    def __init__(self, base: _Seeded, low: float, high: float) -> None:
+    Each item is ``(dark, target, auto)``: for a share ``auto_share`` of the items the target
+    keeps its own brightness and ``auto`` is 1 — the model is then trained without the knob
+    (``AUTO``) and learns the well-exposed brightness; with a random gain the model could only
+    learn the gains' average, and with a blurred target."""
+
+    def __init__(self, base: _Seeded, low: float, high: float, auto_share: float = 0.25) -> None:
         super().__init__(base.seed + 7)
         if not 0 < low <= high:
             raise ConfigError(f"data.target_gain_min/max must be 0 < min <= max, got {low}, {high}")
+        if not 0 <= auto_share <= 1:
+            raise ConfigError(f"auto share must be in [0, 1], got {auto_share}")
         self.base, self.low, self.high = base, float(low), float(high)
+        self.auto_share = float(auto_share)
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
@@ -251,14 +259,17 @@ class TargetGainDataset(_Seeded):
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from .synth import linear_to_srgb, srgb_to_linear
 
         dark, clean = self.base[index]
-        gain = float(np.exp(self.rng(index).uniform(np.log(self.low), np.log(self.high))))
+        rng = self.rng(index)
+        if rng.random() < self.auto_share:
+            return dark, clean, torch.ones(())
+        gain = float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
         linear = srgb_to_linear(clean.numpy()) * gain
         target = np.rint(linear_to_srgb(linear) * 255.0) / 255.0
-        return dark, torch.from_numpy(target.astype(np.float32))
+        return dark, torch.from_numpy(target.astype(np.float32)), torch.zeros(())
 
 
 class PairedFolderDataset(PairListDataset):

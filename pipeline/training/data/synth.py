@@ -84,6 +84,13 @@ class SynthConfig:
     #: probability and largest black level (8-bit levels) clipped to 0 before compression
     crush_prob: float = 0.0
     crush_max: int = 6
+    #: probability of a night sky: the scene above a random horizon (15-50% of the height,
+    #: soft edge) darkened to ``sky_gain`` (log-uniform in [min, max]) in linear light in the
+    #: target as in the input, so near-black regions are taught to stay dark, not to be lifted
+    #: to grey as an under-exposed wall would be
+    sky_prob: float = 0.0
+    sky_gain_min: float = 0.01
+    sky_gain_max: float = 0.08
 
     def __post_init__(self) -> None:
         checks = [
@@ -103,6 +110,8 @@ class SynthConfig:
              "0 <= h264_crf_min <= h264_crf_max <= 51"),
             (0 <= self.crush_prob <= 1 and 0 <= self.crush_max < 128,
              "0 <= crush_prob <= 1, 0 <= crush_max < 128"),
+            (0 <= self.sky_prob <= 1 and 0 < self.sky_gain_min <= self.sky_gain_max <= 1,
+             "0 <= sky_prob <= 1, 0 < sky_gain_min <= sky_gain_max <= 1"),
         ]
         for ok, rule in checks:
             if not ok:
@@ -202,6 +211,9 @@ def synthesize(
                           f"{tuple(clean.shape)}")
     linear = srgb_to_linear(clean.astype(np.float32) / 255.0)
     target = clean
+    if cfg.sky_prob > 0 and rng.random() < cfg.sky_prob:
+        linear = night_sky(linear, rng, _loguniform(rng, cfg.sky_gain_min, cfg.sky_gain_max))
+        target = np.rint(linear_to_srgb(linear) * 255.0).astype(np.uint8)
     glow = None
     if cfg.lamp_max > 0 and rng.random() < cfg.lamp_prob:
         lit = add_lamps(linear, rng, int(rng.integers(1, cfg.lamp_max + 1)))
@@ -251,6 +263,17 @@ def synthesize(
         if ok:
             out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return out, target
+
+
+def night_sky(linear: np.ndarray, rng: np.random.Generator, gain: float) -> np.ndarray:
+    """``linear`` with everything above a random horizon (15-50% of the height down, a soft
+    edge of 5-15%) scaled by ``gain``: a dark sky over a lit scene."""
+    h = linear.shape[0]
+    horizon = rng.uniform(0.15, 0.5) * h
+    soft = max(1.0, rng.uniform(0.05, 0.15) * h)
+    t = np.clip((np.arange(h, dtype=np.float32) - (horizon - soft)) / soft, 0.0, 1.0)
+    lit = (t * t * (3 - 2 * t))[:, None, None]  # 0 in the sky, 1 below the horizon
+    return (linear * (gain + (1.0 - gain) * lit)).astype(np.float32)
 
 
 def crush_blacks(image: np.ndarray, level: int) -> np.ndarray:
