@@ -186,7 +186,7 @@ class OnnxRuntimeEnhancer(Enhancer):
             torch_model = getattr(self._torch, "model", None)
             self._scale = int(getattr(torch_model, "scale", 8))
             self._smoother = getattr(self._torch, "smoother", None) or TemporalSmoother()
-            self._applier = GuidedApplier()
+            self._applier = GuidedApplier(bool(getattr(torch_model, "deblock", True)))
         if self.io == "rows":
             from ..models.curves import CurveLUT
 
@@ -203,9 +203,10 @@ class OnnxRuntimeEnhancer(Enhancer):
         if self.io == "low":
             from .neural import low_views
 
-            rows = self.session.run([self.output_name],
-                                    {self.input_name: low_views(frames, self._scale)})[0]
-            out = self._applier(frames, self._smoother(rows, frames), self._scale)
+            views = low_views(frames, self._scale)
+            rows = self.session.run([self.output_name], {self.input_name: views})[0]
+            out = self._applier(frames, self._smoother(rows, frames), self._scale,
+                                views[..., 3])
             return out[:, :h, :w] if pad_h or pad_w else out
         out = self.session.run([self.output_name], {self.input_name: frames})[0]
         if self.io == "rows":

@@ -51,6 +51,10 @@ GREY_SHIFT = 16384.0
 #: the predicted eps: ``EPS_SCALE * softplus(logit) + EPS_MIN`` (luma variances are ~1e-4..1e-2)
 EPS_SCALE = 0.01
 EPS_MIN = 1e-5
+#: codec-block smoothing of the guide (:func:`deblock_luma`): a block counts as flat when its
+#: mean differs from each neighbour's by less than ``DEBLOCK_FLOOR + DEBLOCK_SLOPE * mean``
+DEBLOCK_FLOOR = 4.0 / 255.0
+DEBLOCK_SLOPE = 0.3
 
 
 def luma_u8(x: torch.Tensor) -> torch.Tensor:
@@ -62,6 +66,34 @@ def luma_u8(x: torch.Tensor) -> torch.Tensor:
     r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
     wr, wg, wb = GREY_WEIGHTS
     return torch.floor((r * wr + g * wg + b * wb + GREY_SHIFT / 2) / GREY_SHIFT) / 255.0
+
+
+def deblock_luma(y: torch.Tensor, block_means: torch.Tensor, scale: int) -> torch.Tensor:
+    """The luma ``y`` ``(N, 1, H, W)`` with the steps between its ``scale``-pixel blocks' means
+    smoothed where the blocks are flat.
+
+    ``block_means`` ``(N, 1, h, w)`` is the low view of ``y`` (one value per block: with
+    ``scale`` 8 these are exactly the 8x8 transform blocks of an H.264/H.265 frame, whose grid
+    starts at the frame's corner). Each block's piecewise-constant mean is replaced by the
+    bilinear interpolation of the means, weighted by how flat the block's neighbourhood is
+    (1 where its mean differs from each 4-neighbour's by nothing, 0 from
+    ``DEBLOCK_FLOOR + DEBLOCK_SLOPE * mean`` up): in a dark sky the codec's DC steps, which
+    the enhancement would multiply into visible tiles, become a smooth ramp; real edges
+    (large steps) are kept, and so is all detail inside the blocks.
+    """
+    h, w = y.shape[-2:]
+    padded = F.pad(block_means, (1, 1, 1, 1), mode="replicate")
+    neighbours = torch.stack([padded[..., 1:-1, :-2], padded[..., 1:-1, 2:],
+                              padded[..., :-2, 1:-1], padded[..., 2:, 1:-1]])
+    step = (neighbours - block_means).abs().amax(dim=0)
+    flat = (1.0 - step / (DEBLOCK_FLOOR + DEBLOCK_SLOPE * block_means)).clamp(0.0, 1.0)
+    factor = float(scale)
+    near = F.interpolate(block_means, scale_factor=factor, mode="nearest")[..., :h, :w]
+    smooth = F.interpolate(block_means, scale_factor=factor, mode="bilinear",
+                           align_corners=False)[..., :h, :w]
+    weight = F.interpolate(flat, scale_factor=factor, mode="bilinear",
+                           align_corners=False)[..., :h, :w]
+    return y + weight * (smooth - near)
 
 
 def box(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -78,11 +110,15 @@ class LowResGuided(nn.Module):
         scale: box-averaging factor from the frame to the network's view (an integer >= 2).
         radius: guided-filter window radius, in low-resolution pixels.
         exposure: default target brightness in [0.05, 0.95], or ``AUTO`` (-1).
+        channels: the levels' channel counts (2 to 5 levels), instead of ``width``'s 3.
+        global_context: HDRNet's global path (the deepest level's frame mean, added back).
+        deblock: smooth the codec's block steps in the guide where the blocks are flat
+            (:func:`deblock_luma`; a switch, not a weight: files trained without it use it).
     """
 
     def __init__(self, width: float = 1.0, scale: int = 8, radius: int = 1,
                  exposure: float = AUTO, channels: list[int] | tuple[int, ...] | None = None,
-                 global_context: bool = False) -> None:
+                 global_context: bool = False, deblock: bool = True) -> None:
         super().__init__()
         from ..errors import ConfigError
 
@@ -101,6 +137,7 @@ class LowResGuided(nn.Module):
         self.channels = tuple(ch)
         self.levels = len(ch)
         self.global_context = bool(global_context)
+        self.deblock = bool(deblock)
         # attribute names enc1.., up1.. (not a ModuleList): files of the three-level model
         # shipped first keep loading
         previous = 4
@@ -210,13 +247,17 @@ class LowResGuided(nn.Module):
 
     # -- the full-resolution part -------------------------------------------------------------
     def apply(self, a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``A * Y + B`` at ``x``'s resolution (bilinear upsampling of the low grid)."""
+        """``A * Y + B`` at ``x``'s resolution (bilinear upsampling of the low grid; ``Y``
+        deblocked by :func:`deblock_luma` when ``deblock`` is on)."""
         h, w = x.shape[-2:]
         up_a = F.interpolate(a, scale_factor=float(self.scale), mode="bilinear",
                              align_corners=False)[..., :h, :w]
         up_b = F.interpolate(b, scale_factor=float(self.scale), mode="bilinear",
                              align_corners=False)[..., :h, :w]
-        return (up_a.float() * luma_u8(x) + up_b.float()).clamp(0.0, 1.0)
+        y = luma_u8(x)
+        if self.deblock:
+            y = deblock_luma(y, self.low_view(y), self.scale)
+        return (up_a.float() * y + up_b.float()).clamp(0.0, 1.0)
 
     def forward(self, x: torch.Tensor,
                 exposure: float | torch.Tensor | None = None) -> torch.Tensor:
