@@ -51,6 +51,10 @@ class Enhancer(abc.ABC):
     def start(self) -> None:
         """Acquire thread-bound resources; called once, in the thread that calls ``enhance``."""
 
+    def reset(self) -> None:
+        """Forget the previous frames: a new stream (the next file of a batch, an unrelated
+        image) starts. Enhancers with temporal state clear it; the default has none."""
+
     @abc.abstractmethod
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         """Enhance a ``(N, H, W, 3)`` uint8 RGB batch; returns the same shape and dtype."""

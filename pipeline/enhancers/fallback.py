@@ -174,6 +174,10 @@ class FallbackEnhancer(Enhancer):
         self._account(len(frames), time.monotonic() - t0)
         return out
 
+    def reset(self) -> None:
+        if self.current is not None:
+            self.current.reset()
+
     def stats(self) -> dict[str, Any]:
         return {"active": self.active, "skipped": dict(self.skipped),
                 "switches": len(self.switches), "switch_log": list(self.switches)}

@@ -355,6 +355,9 @@ class LowResGuidedEnhancer(TorchEnhancer):
             y = self.model.apply(r[:, :3], r[:, 3:] / 255.0, self.to_tensor(frames))
             return self.to_frames(y)
 
+    def reset(self) -> None:
+        self.smoother.reset()
+
     def stats(self) -> dict[str, Any]:
         return {"scene_cuts": self.smoother.cuts}
 

@@ -213,5 +213,10 @@ class OnnxRuntimeEnhancer(Enhancer):
             out = apply_rows(frames, out, self._curve)
         return out[:, :h, :w] if pad_h or pad_w else out
 
+    def reset(self) -> None:
+        smoother = getattr(self, "_smoother", None)
+        if smoother is not None:
+            smoother.reset()
+
     def close(self) -> None:
         self.session = None

@@ -281,6 +281,8 @@ class Pipeline:
 
         try:
             enh.configure_stream(live, self.cfg.run.target_fps)
+            # a batch's enhancer serves file after file: no smoothing across them
+            enh.reset()
             enh.start()  # thread-bound resources (CUDA contexts) are created here
             ended = False
             while not ended and not self._abort.is_set():

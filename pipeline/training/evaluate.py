@@ -189,7 +189,9 @@ def score(output: np.ndarray, sample: Sample, codec: bool = False) -> dict[str, 
 
 
 def run_enhancer(enhancer: Any, image: np.ndarray) -> np.ndarray:
-    """One image through an enhancer (a batch of one)."""
+    """One image through an enhancer (a batch of one), as a stream of its own: no temporal
+    smoothing with the previous image."""
+    enhancer.reset()
     return enhancer(np.ascontiguousarray(image)[None])[0]
 
 

@@ -257,3 +257,21 @@ def test_more_levels_and_the_global_path_load_from_their_file(tmp_path: Path) ->
     assert out.shape == frames.shape and out.dtype == np.uint8
     with pytest.raises(ConfigError, match="channels"):
         LowResGuided(channels=[8, 48])
+
+
+def test_reset_starts_a_new_stream(weights: Path) -> None:
+    """Without ``reset`` a dark frame after a similar one is smoothed toward it (the same
+    scene for the cut detector); ``reset`` (a batch's next file, an evaluation's next image)
+    makes the result what the frame alone gives, for the PyTorch and ONNX Runtime enhancers."""
+    rng = np.random.default_rng(5)
+    first = (rng.random((1, 48, 64, 3)) * 30).astype(np.uint8)
+    second = (rng.random((1, 48, 64, 3)) * 12).astype(np.uint8)
+    for spec in ({"type": "lowres_guided"}, {"type": "onnxruntime", "model": "lowres_guided"}):
+        name = spec.pop("type")
+        alone = build_enhancer(name, **spec)(second)
+        enhancer = build_enhancer(name, **spec)
+        enhancer(first)
+        assert not np.array_equal(enhancer(second), alone)
+        enhancer(first)
+        enhancer.reset()
+        assert np.array_equal(enhancer(second), alone)
