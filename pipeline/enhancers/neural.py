@@ -304,6 +304,8 @@ class LowResGuidedEnhancer(TorchEnhancer):
             which the smoothing restarts (a scene cut).
         deblock: smooth the codec's 8x8 block steps where the picture is flat, before they
             are amplified (``models.lowres_guided.deblock_luma``).
+        denoise: with ``deblock``, the share in [0, 1] of the variation inside flat 8x8
+            blocks (noise, there) removed before it is amplified.
     """
 
     model_name = "lowres_guided"
@@ -313,15 +315,16 @@ class LowResGuidedEnhancer(TorchEnhancer):
     def __init__(self, weights: str | None = None, device: str = "cpu",
                  threads: int | None = None, exposure: float | str = DEFAULT_EXPOSURE,
                  temporal: float = 0.6, cut_threshold: float = 0.12,
-                 deblock: bool = True) -> None:
-        from ..models.lowres_guided import check_exposure
+                 deblock: bool = True, denoise: float | None = None) -> None:
+        from ..models.lowres_guided import DENOISE, check_denoise, check_exposure
 
         if not isinstance(deblock, bool):
             raise ConfigError(f"deblock must be true or false, got {deblock!r}")
+        denoise = check_denoise(DENOISE if denoise is None else denoise)
         super().__init__(weights, device, threads, exposure=check_exposure(exposure),
-                         deblock=deblock)
+                         deblock=deblock, denoise=denoise)
         self.smoother = TemporalSmoother(temporal, cut_threshold)
-        self.applier = GuidedApplier(deblock)
+        self.applier = GuidedApplier(deblock, denoise)
 
     @staticmethod
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -444,8 +447,9 @@ class GuidedApplier:
     4.5 ms, page faults on fresh memory).
     """
 
-    def __init__(self, deblock: bool = True) -> None:
+    def __init__(self, deblock: bool = True, denoise: float = 0.0) -> None:
         self.deblock = bool(deblock)
+        self.denoise = float(denoise)
         self._size: tuple[int, int] = (0, 0)
         self._buffers: dict[str, np.ndarray] = {}
 
@@ -479,7 +483,7 @@ class GuidedApplier:
             if self.deblock:
                 means = (block_means[i] if block_means is not None else
                          low_views(frames[i:i + 1], scale)[0, ..., 3]) * np.float32(255.0)
-                self._deblock(buf, means, scale)
+                self._deblock(buf, means, scale, self.denoise)
                 cv2.merge([buf["y"]] * 3, dst=buf["guide"])
             else:
                 cv2.merge([buf["grey"]] * 3, dst=buf["guide"])
@@ -491,7 +495,8 @@ class GuidedApplier:
         return out
 
     @staticmethod
-    def _deblock(buf: dict[str, np.ndarray], means: np.ndarray, scale: int) -> None:
+    def _deblock(buf: dict[str, np.ndarray], means: np.ndarray, scale: int,
+                 denoise: float) -> None:
         """``buf["y"]``: the grey guide, deblocked (``models.lowres_guided.deblock_luma``, in
         levels: the same arithmetic)."""
         from ..models.lowres_guided import DEBLOCK_FLOOR, DEBLOCK_SLOPE
@@ -506,9 +511,13 @@ class GuidedApplier:
         _upsample(means, full, buf["near"], cv2.INTER_AREA)
         _upsample(means, full, buf["smooth"], cv2.INTER_LINEAR)
         _upsample(flat.astype(np.float32), full, buf["weight"], cv2.INTER_LINEAR)
-        cv2.subtract(buf["smooth"], buf["near"], dst=buf["smooth"])
+        # y + flat * (smooth - near - denoise * (y - near)), as
+        # y + flat * (smooth - (1 - denoise) * near - denoise * y)
+        np.copyto(buf["y"], buf["grey"])
+        cv2.scaleAdd(buf["near"], -(1.0 - denoise), buf["smooth"], dst=buf["smooth"])
+        cv2.scaleAdd(buf["y"], -denoise, buf["smooth"], dst=buf["smooth"])
         cv2.multiply(buf["smooth"], buf["weight"], dst=buf["smooth"])
-        cv2.add(buf["grey"], buf["smooth"], dst=buf["y"], dtype=cv2.CV_32F)
+        cv2.add(buf["y"], buf["smooth"], dst=buf["y"])
 
 
 def _upsample(small: np.ndarray, full: tuple[int, int], dst: np.ndarray,

@@ -55,6 +55,9 @@ EPS_MIN = 1e-5
 #: mean differs from each neighbour's by less than ``DEBLOCK_FLOOR + DEBLOCK_SLOPE * mean``
 DEBLOCK_FLOOR = 4.0 / 255.0
 DEBLOCK_SLOPE = 0.3
+#: the default share of the within-block variation removed in flat blocks (``denoise``):
+#: on the real night photos noise sigma 2.04 -> 1.75 at 0.8, brackets -0.06 dB
+DENOISE = 0.8
 
 
 def luma_u8(x: torch.Tensor) -> torch.Tensor:
@@ -68,9 +71,10 @@ def luma_u8(x: torch.Tensor) -> torch.Tensor:
     return torch.floor((r * wr + g * wg + b * wb + GREY_SHIFT / 2) / GREY_SHIFT) / 255.0
 
 
-def deblock_luma(y: torch.Tensor, block_means: torch.Tensor, scale: int) -> torch.Tensor:
+def deblock_luma(y: torch.Tensor, block_means: torch.Tensor, scale: int,
+                 denoise: float = 0.0) -> torch.Tensor:
     """The luma ``y`` ``(N, 1, H, W)`` with the steps between its ``scale``-pixel blocks' means
-    smoothed where the blocks are flat.
+    smoothed where the blocks are flat, and ``denoise`` of the variation inside them removed.
 
     ``block_means`` ``(N, 1, h, w)`` is the low view of ``y`` (one value per block: with
     ``scale`` 8 these are exactly the 8x8 transform blocks of an H.264/H.265 frame, whose grid
@@ -79,7 +83,11 @@ def deblock_luma(y: torch.Tensor, block_means: torch.Tensor, scale: int) -> torc
     (1 where its mean differs from each 4-neighbour's by nothing, 0 from
     ``DEBLOCK_FLOOR + DEBLOCK_SLOPE * mean`` up): in a dark sky the codec's DC steps, which
     the enhancement would multiply into visible tiles, become a smooth ramp; real edges
-    (large steps) are kept, and so is all detail inside the blocks.
+    (large steps) are kept. In the same flat blocks a share ``denoise`` of each pixel's
+    difference from its block's mean is removed: there it is mostly sensor noise, which the
+    enhancement's gain would otherwise multiply (textured blocks keep all their detail).
+
+    ``y + flat * (smooth - near - denoise * (y - near))``
     """
     h, w = y.shape[-2:]
     padded = F.pad(block_means, (1, 1, 1, 1), mode="replicate")
@@ -93,7 +101,7 @@ def deblock_luma(y: torch.Tensor, block_means: torch.Tensor, scale: int) -> torc
                            align_corners=False)[..., :h, :w]
     weight = F.interpolate(flat, scale_factor=factor, mode="bilinear",
                            align_corners=False)[..., :h, :w]
-    return y + weight * (smooth - near)
+    return y + weight * (smooth - near - denoise * (y - near))
 
 
 def box(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -114,11 +122,14 @@ class LowResGuided(nn.Module):
         global_context: HDRNet's global path (the deepest level's frame mean, added back).
         deblock: smooth the codec's block steps in the guide where the blocks are flat
             (:func:`deblock_luma`; a switch, not a weight: files trained without it use it).
+        denoise: with ``deblock``, the share in [0, 1] of the variation inside flat blocks
+            removed from the guide (noise).
     """
 
     def __init__(self, width: float = 1.0, scale: int = 8, radius: int = 1,
                  exposure: float = AUTO, channels: list[int] | tuple[int, ...] | None = None,
-                 global_context: bool = False, deblock: bool = True) -> None:
+                 global_context: bool = False, deblock: bool = True,
+                 denoise: float = DENOISE) -> None:
         super().__init__()
         from ..errors import ConfigError
 
@@ -138,6 +149,7 @@ class LowResGuided(nn.Module):
         self.levels = len(ch)
         self.global_context = bool(global_context)
         self.deblock = bool(deblock)
+        self.denoise = check_denoise(denoise)
         # attribute names enc1.., up1.. (not a ModuleList): files of the three-level model
         # shipped first keep loading
         previous = 4
@@ -256,7 +268,7 @@ class LowResGuided(nn.Module):
                              align_corners=False)[..., :h, :w]
         y = luma_u8(x)
         if self.deblock:
-            y = deblock_luma(y, self.low_view(y), self.scale)
+            y = deblock_luma(y, self.low_view(y), self.scale, self.denoise)
         return (up_a.float() * y + up_b.float()).clamp(0.0, 1.0)
 
     def forward(self, x: torch.Tensor,
@@ -299,6 +311,19 @@ def check_channels(value: object) -> list[int]:
         raise ConfigError(f"channels must be a list of 2 to 5 positive integers (above 32, "
                           f"multiples of 32), got {value!r}")
     return [int(c) for c in value]
+
+
+def check_denoise(value: object) -> float:
+    """A share in [0, 1]; ``ConfigError`` otherwise."""
+    import math
+    import numbers
+
+    from ..errors import ConfigError
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value) or not 0 <= value <= 1:
+        raise ConfigError(f"denoise must be a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def check_exposure(value: object) -> float:
