@@ -306,6 +306,8 @@ class LowResGuidedEnhancer(TorchEnhancer):
             are amplified (``models.lowres_guided.deblock_luma``).
         denoise: with ``deblock``, the share in [0, 1] of the variation inside flat 8x8
             blocks (noise, there) removed before it is amplified.
+        tone: exponent of the global tone curve ``out ** tone`` applied last (above 1:
+            darker mid-tones, black and white kept; ``models.lowres_guided``).
     """
 
     model_name = "lowres_guided"
@@ -315,16 +317,18 @@ class LowResGuidedEnhancer(TorchEnhancer):
     def __init__(self, weights: str | None = None, device: str = "cpu",
                  threads: int | None = None, exposure: float | str = DEFAULT_EXPOSURE,
                  temporal: float = 0.6, cut_threshold: float = 0.12,
-                 deblock: bool = True, denoise: float | None = None) -> None:
-        from ..models.lowres_guided import DENOISE, check_denoise, check_exposure
+                 deblock: bool = True, denoise: float | None = None,
+                 tone: float | None = None) -> None:
+        from ..models.lowres_guided import DENOISE, TONE, check_denoise, check_exposure, check_tone
 
         if not isinstance(deblock, bool):
             raise ConfigError(f"deblock must be true or false, got {deblock!r}")
         denoise = check_denoise(DENOISE if denoise is None else denoise)
+        tone = check_tone(TONE if tone is None else tone)
         super().__init__(weights, device, threads, exposure=check_exposure(exposure),
-                         deblock=deblock, denoise=denoise)
+                         deblock=deblock, denoise=denoise, tone=tone)
         self.smoother = TemporalSmoother(temporal, cut_threshold)
-        self.applier = GuidedApplier(deblock, denoise)
+        self.applier = GuidedApplier(deblock, denoise, tone)
 
     @staticmethod
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -447,9 +451,12 @@ class GuidedApplier:
     4.5 ms, page faults on fresh memory).
     """
 
-    def __init__(self, deblock: bool = True, denoise: float = 0.0) -> None:
+    def __init__(self, deblock: bool = True, denoise: float = 0.0, tone: float = 1.0) -> None:
         self.deblock = bool(deblock)
         self.denoise = float(denoise)
+        # the tone curve on the rounded result: a table lookup
+        self._tone = None if tone == 1.0 else np.rint(
+            255.0 * (np.arange(256) / 255.0) ** float(tone)).astype(np.uint8)
         self._size: tuple[int, int] = (0, 0)
         self._buffers: dict[str, np.ndarray] = {}
 
@@ -492,6 +499,8 @@ class GuidedApplier:
                 _upsample(small, full, buf[name], cv2.INTER_LINEAR)
             cv2.multiply(buf["a"], buf["guide"], dst=buf["product"], dtype=cv2.CV_32F)
             cv2.add(buf["product"], buf["b"], dst=out[i], dtype=cv2.CV_8U)
+            if self._tone is not None:
+                cv2.LUT(out[i], self._tone, dst=out[i])
         return out
 
     @staticmethod

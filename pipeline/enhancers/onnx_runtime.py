@@ -187,7 +187,8 @@ class OnnxRuntimeEnhancer(Enhancer):
             self._scale = int(getattr(torch_model, "scale", 8))
             self._smoother = getattr(self._torch, "smoother", None) or TemporalSmoother()
             self._applier = GuidedApplier(bool(getattr(torch_model, "deblock", True)),
-                                          float(getattr(torch_model, "denoise", 0.0)))
+                                          float(getattr(torch_model, "denoise", 0.0)),
+                                          float(getattr(torch_model, "tone", 1.0)))
         if self.io == "rows":
             from ..models.curves import CurveLUT
 

@@ -58,6 +58,8 @@ DEBLOCK_SLOPE = 0.3
 #: the default share of the within-block variation removed in flat blocks (``denoise``):
 #: on the real night photos noise sigma 2.04 -> 1.75 at 0.8, brackets -0.06 dB
 DENOISE = 0.8
+#: the default tone curve ``out ** TONE`` after the transform (see ``tone``)
+TONE = 1.0
 
 
 def luma_u8(x: torch.Tensor) -> torch.Tensor:
@@ -124,12 +126,16 @@ class LowResGuided(nn.Module):
             (:func:`deblock_luma`; a switch, not a weight: files trained without it use it).
         denoise: with ``deblock``, the share in [0, 1] of the variation inside flat blocks
             removed from the guide (noise).
+        tone: exponent of a global tone curve ``out ** tone`` applied last, in [0.5, 2]:
+            above 1 it darkens the mid-tones and shadows and keeps black and white (a night
+            scene stays night-like at the network's own ``auto`` brightness, without the
+            pumping of a fixed ``exposure``); 1 is the network's output.
     """
 
     def __init__(self, width: float = 1.0, scale: int = 8, radius: int = 1,
                  exposure: float = AUTO, channels: list[int] | tuple[int, ...] | None = None,
                  global_context: bool = False, deblock: bool = True,
-                 denoise: float = DENOISE) -> None:
+                 denoise: float = DENOISE, tone: float = TONE) -> None:
         super().__init__()
         from ..errors import ConfigError
 
@@ -150,6 +156,7 @@ class LowResGuided(nn.Module):
         self.global_context = bool(global_context)
         self.deblock = bool(deblock)
         self.denoise = check_denoise(denoise)
+        self.tone = check_tone(tone)
         # attribute names enc1.., up1.. (not a ModuleList): files of the three-level model
         # shipped first keep loading
         previous = 4
@@ -269,7 +276,8 @@ class LowResGuided(nn.Module):
         y = luma_u8(x)
         if self.deblock:
             y = deblock_luma(y, self.low_view(y), self.scale, self.denoise)
-        return (up_a.float() * y + up_b.float()).clamp(0.0, 1.0)
+        out = (up_a.float() * y + up_b.float()).clamp(0.0, 1.0)
+        return out if self.tone == 1.0 else out ** self.tone
 
     def forward(self, x: torch.Tensor,
                 exposure: float | torch.Tensor | None = None) -> torch.Tensor:
@@ -323,6 +331,19 @@ def check_denoise(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
             not math.isfinite(value) or not 0 <= value <= 1:
         raise ConfigError(f"denoise must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def check_tone(value: object) -> float:
+    """A tone-curve exponent in [0.5, 2]; ``ConfigError`` otherwise."""
+    import math
+    import numbers
+
+    from ..errors import ConfigError
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value) or not 0.5 <= value <= 2:
+        raise ConfigError(f"tone must be a number in [0.5, 2], got {value!r}")
     return float(value)
 
 

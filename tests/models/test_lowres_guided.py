@@ -290,3 +290,16 @@ def test_reset_starts_a_new_stream(weights: Path) -> None:
         enhancer(first)
         enhancer.reset()
         assert np.array_equal(enhancer(second), alone)
+
+
+def test_tone_curve_darkens_mid_tones_keeps_black_and_white(weights: Path) -> None:
+    frames = _frames(2, 40, 64, seed=9)
+    plain = build_enhancer("lowres_guided", weights=str(weights), temporal=0.0, tone=1.0)
+    night = build_enhancer("lowres_guided", weights=str(weights), temporal=0.0, tone=1.3)
+    a, b = plain(frames), night(frames)
+    assert b.mean() < a.mean() - 5
+    assert np.array_equal(b[a == 255], a[a == 255]) and np.array_equal(b[a == 0], a[a == 0])
+    diff = np.abs(b.astype(int) - _reference(night.model, frames)).max()
+    assert diff <= 2, diff  # the host's table lookup against the model's power
+    with pytest.raises(ConfigError, match="tone"):
+        build_enhancer("lowres_guided", weights=str(weights), tone=3.0)
