@@ -53,6 +53,10 @@ class RtspSink(Sink):
         #: frames replaced by a newer one before they could be sent
         self.drops = 0
         self.sent = 0
+        #: clients connected now, and the most at once
+        self.clients = 0
+        self.clients_peak = 0
+        self._watcher: threading.Thread | None = None
 
     def open(self, info: StreamInfo) -> None:
         if not os.access(SYSTEM_PYTHON, os.X_OK):
@@ -76,6 +80,9 @@ class RtspSink(Sink):
         self.url = ready or ""
         self._sender = threading.Thread(target=self._send_loop, name="rtsp-out", daemon=True)
         self._sender.start()
+        self._watcher = threading.Thread(target=self._watch_clients, name="rtsp-clients",
+                                         daemon=True)
+        self._watcher.start()
         level = logging.WARNING if self.host == "0.0.0.0" else logging.INFO
         log.log(level, "RTSP output on %s%s", self.url,
                 " (listening on every interface)" if self.host == "0.0.0.0" else "")
@@ -111,6 +118,15 @@ class RtspSink(Sink):
         if code == EXIT_MISSING:
             raise SinkError(f"{self.uri}: the RTSP output needs {PACKAGES} ({detail})")
         raise SinkError(f"{self.uri}: the RTSP server did not start ({detail})")
+
+    def _watch_clients(self) -> None:
+        """Follow the server's ``CLIENTS n`` lines until it exits."""
+        assert self._proc is not None and self._proc.stdout is not None
+        for raw in iter(self._proc.stdout.readline, b""):
+            parts = raw.decode(errors="replace").split()
+            if len(parts) == 2 and parts[0] == "CLIENTS" and parts[1].isdigit():
+                self.clients = int(parts[1])
+                self.clients_peak = max(self.clients_peak, self.clients)
 
     def write(self, frame: Frame) -> None:
         image = self.image(frame)
@@ -159,10 +175,15 @@ class RtspSink(Sink):
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
+        if self._watcher is not None:
+            self._watcher.join(timeout=5.0)
+            self._watcher = None
 
     def describe(self) -> str:
         return f"RtspSink {self.url or self.uri}"
 
     def stats(self) -> dict[str, int]:
-        """Frames sent to the server and frames dropped for newer ones."""
-        return {"sent": self.sent, "drops": self.drops}
+        """Frames sent to the server, frames dropped for newer ones, clients now and at
+        most."""
+        return {"sent": self.sent, "drops": self.drops, "clients": self.clients,
+                "clients_peak": self.clients_peak}

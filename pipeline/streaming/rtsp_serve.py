@@ -5,7 +5,7 @@ Run by :class:`pipeline.streaming.rtsp_out.RtspSink` with the *system* Python, w
 PyGObject and the GStreamer RTSP server typelib (``python3-gi``,
 ``gir1.2-gst-rtsp-server-1.0``); it imports nothing from the project, nor numpy. Protocol:
 raw ``width * height * 3`` RGB frames on stdin, back to back; ``READY rtsp://...`` on stdout
-once listening; exit 3 with one line on stderr when the port cannot be bound, 4 when a
+once listening, then ``CLIENTS n`` each time a client connects or goes; exit 3 with one line on stderr when the port cannot be bound, 4 when a
 GStreamer part is missing; end of stdin ends the server.
 
 Every client reads one shared pipeline (``appsrc`` → x264 ``zerolatency`` → RTP), so clients
@@ -71,7 +71,18 @@ def main(argv: list[str] | None = None) -> int:
                     sources.remove(src)
         media.connect("unprepared", unprepared)  # type: ignore[attr-defined]
 
+    clients: set = set()
+
+    def client_connected(_server: object, client: object) -> None:
+        def closed(*_: object) -> None:
+            clients.discard(client)
+            print(f"CLIENTS {len(clients)}", flush=True)
+        clients.add(client)
+        client.connect("closed", closed)  # type: ignore[attr-defined]
+        print(f"CLIENTS {len(clients)}", flush=True)
+
     server = GstRtspServer.RTSPServer()
+    server.connect("client-connected", client_connected)
     server.set_address(args.host)
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()

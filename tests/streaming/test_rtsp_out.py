@@ -113,3 +113,50 @@ def test_port_in_use_is_one_line(clip: Path, tmp_path: Path,
     code, err, port = refused_on_busy_port(main, clip, tmp_path / "o.mp4", "rtsp", capsys)
     assert code == 1 and err.count("error:") == 1 and f"port {port}" in err, err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_the_stats_count_the_clients() -> None:
+    """The server reports each client that connects and goes; the sink's stats show how many
+    are connected now and the most at once."""
+    from fractions import Fraction
+
+    from pipeline.config import SinkConfig
+    from pipeline.streaming.frame import Frame
+    from pipeline.streaming.rtsp_out import RtspSink
+    from pipeline.streaming.sink_base import StreamInfo
+
+    port = free_port()
+    sink = RtspSink(f"rtsp://127.0.0.1:{port}/live", "127.0.0.1", port, "/live", SinkConfig())
+    sink.open(StreamInfo(64, 48, Fraction(15), None, live=True))
+    stop = threading.Event()
+
+    def feed() -> None:
+        i = 0
+        while not stop.is_set():
+            image = np.full((48, 64, 3), (i * 7) % 256, np.uint8)
+            sink.write(Frame(image, i, None, None, time.monotonic()))
+            i += 1
+            time.sleep(1 / 15)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        readers = [av.open(sink.url, options={"rtsp_transport": "tcp"}, timeout=(5, 5))
+                   for _ in range(2)]
+        for r in readers:
+            next(r.decode(video=0))
+        deadline = time.monotonic() + 5
+        while sink.stats()["clients"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sink.stats()["clients"] == 2
+        for r in readers:
+            r.close()
+        deadline = time.monotonic() + 10
+        while sink.stats()["clients"] > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stats = sink.stats()
+        assert stats["clients"] == 0 and stats["clients_peak"] == 2 and stats["sent"] > 0
+    finally:
+        stop.set()
+        feeder.join()
+        sink.close()
