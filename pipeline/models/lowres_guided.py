@@ -144,6 +144,9 @@ class LowResGuided(nn.Module):
             raise ConfigError(f"scale must be an integer >= 2, got {scale!r}")
         if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
             raise ConfigError(f"radius must be an integer >= 1, got {radius!r}")
+        for name, flag in (("global_context", global_context), ("deblock", deblock)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"{name} must be true or false, got {flag!r}")
         self.scale = scale
         self.radius = radius
         self.exposure = check_exposure(exposure)

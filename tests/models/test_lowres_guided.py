@@ -272,6 +272,8 @@ def test_more_levels_and_the_global_path_load_from_their_file(tmp_path: Path) ->
     assert out.shape == frames.shape and out.dtype == np.uint8
     with pytest.raises(ConfigError, match="channels"):
         LowResGuided(channels=[8, 48])
+    with pytest.raises(ConfigError, match="global_context"):
+        LowResGuided(global_context="yes")
 
 
 def test_reset_starts_a_new_stream(weights: Path) -> None:
