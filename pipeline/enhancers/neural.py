@@ -316,7 +316,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
 
     def __init__(self, weights: str | None = None, device: str = "cpu",
                  threads: int | None = None, exposure: float | str = DEFAULT_EXPOSURE,
-                 temporal: float = 0.8, cut_threshold: float = 0.12,
+                 temporal: float = 0.9, cut_threshold: float = 0.12,
                  deblock: bool = True, denoise: float | None = None,
                  tone: float | None = None) -> None:
         from ..models.lowres_guided import DENOISE, TONE, check_denoise, check_exposure, check_tone
@@ -353,7 +353,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
             else:
                 x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
                 rows = self.model.forward_rows(x).cpu().numpy()
-        rows = self.smoother(rows, frames)
+        rows = self.smoother(rows, frames, None if views is None else views[..., 3])
         if self.device.type == "cpu":
             assert views is not None
             return self.applier(frames, rows, self.model.scale, views[..., 3])
@@ -372,7 +372,22 @@ class LowResGuidedEnhancer(TorchEnhancer):
 class TemporalSmoother:
     """Exponential smoothing of per-frame low-resolution coefficients along a stream, restarted
     on a scene cut or a size change, so the brightness does not pump when a headlight passes
-    and does not lag across a cut."""
+    and does not lag across a cut.
+
+    Only where the picture stands still: each coefficient is smoothed by ``strength`` where the
+    frame's low-resolution grey (one value per ``scale`` block) changed by at most
+    ``MOTION_FLOOR`` levels + ``MOTION_SHARE`` of its value since the previous frame, anywhere in
+    its 3x3 neighbourhood (the guided filter's window), not at all where it changed by twice
+    that, and in between linearly. Coefficients fitted to the previous content and applied to
+    new content (a moving light, a passing car) render it wrongly — a moving bright object
+    trails a wrong tone — so where the content moves the transform follows at once, and where it
+    stands still (the sky while a headlight passes below) it holds.
+    """
+
+    #: change of a block's grey (levels) always counted as still, and the share of its value
+    #: added to that
+    MOTION_FLOOR = 2.0
+    MOTION_SHARE = 0.05
 
     #: thumbnail size (width, height) the cut detector compares
     THUMB = (32, 18)
@@ -390,20 +405,32 @@ class TemporalSmoother:
         self.cuts = 0
         self._state: np.ndarray | None = None
         self._thumb: np.ndarray | None = None
+        self._grey: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the stream (the next frame starts afresh)."""
         self._state = None
         self._thumb = None
+        self._grey = None
 
-    def __call__(self, rows: np.ndarray, frames: np.ndarray) -> np.ndarray:
-        """``rows`` ``(N, h, w, C)`` smoothed in stream order; ``frames`` are their frames."""
+    def __call__(self, rows: np.ndarray, frames: np.ndarray,
+                 block_means: np.ndarray | None = None) -> np.ndarray:
+        """``rows`` ``(N, h, w, C)`` smoothed in stream order; ``frames`` are their frames and
+        ``block_means`` ``(N, h, w)`` in [0, 1] their grey low views, where the caller has
+        them (computed from the frames otherwise)."""
         if self.strength == 0:
             return rows
         out = np.empty_like(rows)
+        h, w = rows.shape[1:3]
         for i, (row, frame) in enumerate(zip(rows, frames)):
-            thumb = cv2.resize(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY),
-                               self.THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+            grey_frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+            thumb = cv2.resize(grey_frame, self.THUMB,
+                               interpolation=cv2.INTER_AREA).astype(np.float32)
+            if block_means is not None:
+                grey = block_means[i] * np.float32(255.0)
+            else:
+                grey = cv2.resize(grey_frame.astype(np.float32), (w, h),
+                                  interpolation=cv2.INTER_AREA)
             cut = (self._state is None or self._state.shape != row.shape or
                    float(np.abs(thumb - self._thumb).mean()) > self.cut_threshold)
             if cut:
@@ -411,9 +438,14 @@ class TemporalSmoother:
                     self.cuts += 1
                 self._state = row.astype(np.float32, copy=True)
             else:
-                self._state *= self.strength
-                self._state += (1.0 - self.strength) * row
+                assert self._grey is not None
+                allowed = self.MOTION_FLOOR + self.MOTION_SHARE * np.maximum(grey, self._grey)
+                change = cv2.dilate(np.abs(grey - self._grey) / allowed, np.ones((3, 3)))
+                still = np.clip(2.0 - change, 0.0, 1.0)[..., None]
+                weight = self.strength * still
+                self._state += (1.0 - weight) * (row - self._state)
             self._thumb = thumb
+            self._grey = grey
             out[i] = self._state
         return out
 

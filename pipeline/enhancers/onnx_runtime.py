@@ -207,8 +207,8 @@ class OnnxRuntimeEnhancer(Enhancer):
 
             views = low_views(frames, self._scale)
             rows = self.session.run([self.output_name], {self.input_name: views})[0]
-            out = self._applier(frames, self._smoother(rows, frames), self._scale,
-                                views[..., 3])
+            out = self._applier(frames, self._smoother(rows, frames, views[..., 3]),
+                                self._scale, views[..., 3])
             return out[:, :h, :w] if pad_h or pad_w else out
         out = self.session.run([self.output_name], {self.input_name: frames})[0]
         if self.io == "rows":

@@ -194,6 +194,25 @@ def test_temporal_smoothing_and_cut_reset() -> None:
         TemporalSmoother(strength=1.0)
 
 
+def test_temporal_smoothing_holds_only_where_the_picture_stands_still() -> None:
+    """A block whose content changes (a moving light) takes its new coefficients at once, and
+    so do its neighbours in the guided filter's 3x3 window; far from it the coefficients are
+    smoothed; the low views a caller passes give the same result as the frames alone."""
+    smoother = TemporalSmoother(strength=0.5, cut_threshold=0.5)
+    scene = np.full((1, 48, 96, 3), 30, np.uint8)
+    moved = scene.copy()
+    moved[:, :8, 80:88] = 230  # one 8x8 block lights up in the top-right corner
+    ones = np.ones((1, 6, 12, 6), np.float32)
+    smoother(ones, scene)
+    out = smoother(3 * ones, moved)
+    assert np.allclose(out[0, :2, 9:], 3.0)   # the block and its neighbours: followed
+    assert np.allclose(out[0, 3:, :8], 2.0)   # still content: half the jump
+    again = TemporalSmoother(strength=0.5, cut_threshold=0.5)
+    views = low_views(np.concatenate([scene, moved]), 8)[..., 3]
+    again(ones, scene, views[:1])
+    assert np.allclose(again(3 * ones, moved, views[1:]), out)
+
+
 def test_a_few_training_steps_from_the_recipe(tmp_path: Path) -> None:
     from pipeline.training.trainer import Trainer, load_recipe
     from tests.training.test_training import _write_images
@@ -277,12 +296,12 @@ def test_more_levels_and_the_global_path_load_from_their_file(tmp_path: Path) ->
 
 
 def test_reset_starts_a_new_stream(weights: Path) -> None:
-    """Without ``reset`` a dark frame after a similar one is smoothed toward it (the same
-    scene for the cut detector); ``reset`` (a batch's next file, an evaluation's next image)
+    """Without ``reset`` a frame after a similar one is smoothed toward it (the same scene for
+    the cut detector, no block moved); ``reset`` (a batch's next file, an evaluation's next image)
     makes the result what the frame alone gives, for the PyTorch and ONNX Runtime enhancers."""
     rng = np.random.default_rng(5)
     first = (rng.random((1, 48, 64, 3)) * 30).astype(np.uint8)
-    second = (rng.random((1, 48, 64, 3)) * 12).astype(np.uint8)
+    second = first + 2  # the same scene a little brighter: smoothed toward the first
     for spec in ({"type": "lowres_guided"}, {"type": "onnxruntime", "model": "lowres_guided"}):
         name = spec.pop("type")
         alone = build_enhancer(name, **spec)(second)
