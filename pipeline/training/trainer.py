@@ -73,6 +73,8 @@ class DataConfig:
     #: (the input unchanged), for models conditioned on the target's brightness; 1, 1: none
     target_gain_min: float = 1.0
     target_gain_max: float = 1.0
+    #: with a target gain: the share of samples that keep their target and train ``auto``
+    target_auto_share: float = 0.25
     #: resize images so their short side is this before cropping; None keeps full size
     resize: Union[int, None] = None
     workers: int = 1

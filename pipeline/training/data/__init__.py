@@ -136,7 +136,8 @@ def build_training_data(cfg: Any, seed: int = 0) -> tuple[torch.utils.data.Datas
         real = PairListDataset(pairs, crop=cfg.crop, resize=cfg.resize, seed=seed)
         train = MixedPairDataset(train, real, cfg.brackets)
     if (cfg.target_gain_min, cfg.target_gain_max) != (1.0, 1.0):
-        train = TargetGainDataset(train, cfg.target_gain_min, cfg.target_gain_max)
+        train = TargetGainDataset(train, cfg.target_gain_min, cfg.target_gain_max,
+                                  cfg.target_auto_share)
     val = synthetic_validation(val_items, cfg.val_crop, synth, reference, cfg.val_seed)
     return train, _batches(val)
 

@@ -248,7 +248,7 @@ class TargetGainDataset(_Seeded):
         if not 0 < low <= high:
             raise ConfigError(f"data.target_gain_min/max must be 0 < min <= max, got {low}, {high}")
         if not 0 <= auto_share <= 1:
-            raise ConfigError(f"auto share must be in [0, 1], got {auto_share}")
+            raise ConfigError(f"data.target_auto_share must be in [0, 1], got {auto_share}")
         self.base, self.low, self.high = base, float(low), float(high)
         self.auto_share = float(auto_share)
 
