@@ -173,7 +173,7 @@ def memcpy_dtoh_async(dest: np.ndarray, src: _DeviceBuffer, stream: Stream) -> N
 
 
 def init() -> None:
-    pass
+    """``pycuda.driver.init``: the stand-in has no driver to initialize."""
 
 
 # --- tensorrt ---------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ class ILogger:
     Severity = _Severity
 
     def __init__(self) -> None:
-        pass
+        """``trt.ILogger()``: subclasses call it; the stand-in keeps no state."""
 
 
 class TensorIOMode:

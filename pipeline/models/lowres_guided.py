@@ -324,30 +324,28 @@ def check_channels(value: object) -> list[int]:
     return [int(c) for c in value]
 
 
-def check_denoise(value: object) -> float:
-    """A share in [0, 1]; ``ConfigError`` otherwise."""
+def check_range(name: str, value: object, low: float, high: float) -> float:
+    """A finite number in [``low``, ``high``] as a float; ``ConfigError`` naming ``name``
+    otherwise (booleans are not numbers here)."""
     import math
     import numbers
 
     from ..errors import ConfigError
 
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-            not math.isfinite(value) or not 0 <= value <= 1:
-        raise ConfigError(f"denoise must be a number in [0, 1], got {value!r}")
+            not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
     return float(value)
+
+
+def check_denoise(value: object) -> float:
+    """A share in [0, 1]; ``ConfigError`` otherwise."""
+    return check_range("denoise", value, 0.0, 1.0)
 
 
 def check_tone(value: object) -> float:
     """A tone-curve exponent in [0.5, 2]; ``ConfigError`` otherwise."""
-    import math
-    import numbers
-
-    from ..errors import ConfigError
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-            not math.isfinite(value) or not 0.5 <= value <= 2:
-        raise ConfigError(f"tone must be a number in [0.5, 2], got {value!r}")
-    return float(value)
+    return check_range("tone", value, 0.5, 2.0)
 
 
 def check_exposure(value: object) -> float:

@@ -252,7 +252,7 @@ def test_target_gain_items_say_which_targets_kept_their_brightness() -> None:
         seed = 0
 
         def set_epoch(self, epoch: int) -> None:
-            pass
+            """One fixed set of pairs: nothing to reseed."""
 
         def __len__(self) -> int:
             return 64
