@@ -87,9 +87,13 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class EnhancerConfig:
-    """Which enhancer runs, with its keyword arguments in ``params``."""
+    """Which enhancer runs, with its keyword arguments in ``params``.
 
-    type: str = "clahe"
+    Without a config the embedded default runs, as in ``configs/default.yaml``:
+    ``onnxruntime``, whose default model is ``lowres_guided`` with the shipped weights.
+    """
+
+    type: str = "onnxruntime"
     #: frames per ``enhance`` call (a live source never waits to fill a batch)
     batch_size: int = 1
     params: Mapping[str, Any] = field(default_factory=dict)

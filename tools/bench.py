@@ -14,7 +14,8 @@ The pipeline/floor ratio of ``passthrough`` is the pipeline's overhead: it shoul
 
     python tools/bench.py                      # 720p and 1080p, all classical enhancers
     python tools/bench.py --sizes 1280x720 --enhancers clahe --seconds 4 --repeat 3
-    python tools/bench.py --enhancers onnxruntime,threads=1 --preset superfast
+    python tools/bench.py --enhancers onnxruntime,threads=1 --preset superfast    # lowres_guided
+    python tools/bench.py --enhancers onnxruntime,model=zero_dce_pp --preset superfast
 """
 from __future__ import annotations
 

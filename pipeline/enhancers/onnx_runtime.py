@@ -24,9 +24,20 @@ from .neural import apply_rows
 
 log = logging.getLogger(__name__)
 
+
 def default_engines_dir() -> str:
-    """Where exported graphs and engines live: ``$NOCTURNE_ENGINES``, else ``engines/``."""
-    return os.environ.get("NOCTURNE_ENGINES") or "engines"
+    """Where exported graphs and engines live: ``$NOCTURNE_ENGINES``; else the checkout's
+    ``engines/`` folder (beside ``run_stream.py``, wherever the command is run from: a run from
+    another folder must not leave an ``engines/`` there); else, for an installed package,
+    ``$XDG_CACHE_HOME/nocturne/engines`` (``~/.cache/nocturne/engines``)."""
+    env = os.environ.get("NOCTURNE_ENGINES")
+    if env:
+        return env
+    root = Path(__file__).resolve().parents[2]
+    if (root / "run_stream.py").is_file() and (root / "pipeline").is_dir():
+        return str(root / "engines")
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "nocturne", "engines")
 
 
 def onnx_cache_path(cache_dir: str | os.PathLike[str], model: str, weights_sha: str,
@@ -43,7 +54,8 @@ class OnnxRuntimeEnhancer(Enhancer):
     """A registered model through ONNX Runtime's CPU execution provider.
 
     Args:
-        model: the registered model (``unet_gn``, ``zero_dce``, ``zero_dce_pp``).
+        model: the registered model: ``lowres_guided`` (the default, the real-time quality
+            model), ``zero_dce_pp``, ``zero_dce``, ``unet_gn``, ...
         weights: its weights file; ``None``: the shipped weights.
         onnx: an already exported uint8-frame graph to run instead of exporting.
         threads: ONNX Runtime intra-op threads; ``None``: half the available cores
@@ -60,7 +72,7 @@ class OnnxRuntimeEnhancer(Enhancer):
             builds).
     """
 
-    def __init__(self, model: str = "zero_dce_pp", weights: str | None = None,
+    def __init__(self, model: str = "lowres_guided", weights: str | None = None,
                  onnx: str | None = None, threads: int | None = None,
                  model_args: Mapping[str, Any] | None = None, opset: int = 17,
                  cache_dir: str | None = None, host_lut: bool = True) -> None:
@@ -214,6 +226,16 @@ class OnnxRuntimeEnhancer(Enhancer):
         if self.io == "rows":
             out = apply_rows(frames, out, self._curve)
         return out[:, :h, :w] if pad_h or pad_w else out
+
+    def stats(self) -> dict[str, Any]:
+        """The model run (a user's graph: its file) and, for ``lowres_guided``'s host path,
+        the scene cuts its temporal smoothing restarted at."""
+        out: dict[str, Any] = {"model": self.model_name if self._torch is not None
+                               else str(self.onnx_path)}
+        smoother = getattr(self, "_smoother", None)
+        if smoother is not None:
+            out["scene_cuts"] = smoother.cuts
+        return out
 
     def reset(self) -> None:
         smoother = getattr(self, "_smoother", None)

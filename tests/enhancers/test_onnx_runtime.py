@@ -2,6 +2,7 @@
 a user's ONNX file, clear errors, and a real file job through the pipeline."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from pipeline.enhancers import build_enhancer
-from pipeline.enhancers.onnx_runtime import onnx_cache_path
+from pipeline.enhancers.onnx_runtime import default_engines_dir, onnx_cache_path
 from pipeline.errors import ConfigError, EnhancerError
 from pipeline.deploy.export import export_onnx
 from pipeline.models import create_model
@@ -88,6 +89,29 @@ def test_errors(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00garbage")
     with pytest.raises(EnhancerError, match="ONNX Runtime cannot load"):
         build_enhancer("onnxruntime", onnx=str(junk)).start()
+
+
+def test_engines_cache_is_the_checkouts_not_the_working_folders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOCTURNE_ENGINES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    assert Path(default_engines_dir()) == root / "engines"
+    monkeypatch.setenv("NOCTURNE_ENGINES", str(tmp_path / "mine"))
+    assert default_engines_dir() == str(tmp_path / "mine")
+
+
+def test_default_enhancer_is_lowres_guided_on_onnx_runtime(tmp_path: Path) -> None:
+    """No config, no --enhancer: the embedded default (configs/default.yaml's choice) runs."""
+    clip = make_clip(tmp_path / "night.mp4", width=96, height=64, fps=15, seconds=0.5)
+    out = tmp_path / "out.mp4"
+    stats = tmp_path / "stats.json"
+    proc = run_cli("-i", str(clip), "-o", str(out), "--no-progress", "--stats-json", str(stats))
+    assert proc.returncode == 0, proc.stderr
+    assert probe(out).frames == probe(clip).frames
+    report = json.loads(stats.read_text())
+    assert report["enhancer"] == "onnxruntime"
+    assert report["enhancer_stats"]["model"] == "lowres_guided"
 
 
 def test_file_job_on_onnx_runtime(tmp_path: Path) -> None:
