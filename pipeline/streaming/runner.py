@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import queue
 import signal
 import sys
@@ -136,6 +137,8 @@ class Pipeline:
                 self.sink = create_sinks([cfg.sink.uri, *cfg.sink.also], cfg.sink)
             # before anything is opened for writing: an output must never replace an input
             refuse_overwriting_inputs(self.source, self.sink, cfg.run.stats_json)
+            if cfg.run.stats_json:
+                check_stats_path(cfg.run.stats_json)
             self.sink.open(StreamInfo(
                 width=self.source.width,
                 height=self.source.height,
@@ -476,10 +479,34 @@ class Pipeline:
             data["copy_dropped_packets"] = sum(recording.copy_dropped.values())
         data["resized_frames"] = getattr(self.source, "resized_frames", 0)
         data["outputs"] = self.output_stats()
+        # under a temporary name, renamed when complete: a reader never sees half a file
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
         try:
-            Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            os.replace(partial, target)
         except OSError as exc:
+            partial.unlink(missing_ok=True)
             raise SinkError(f"cannot write stats to {path}: {exc.strerror or exc}") from None
+
+
+def check_stats_path(path: str) -> None:
+    """``ConfigError`` before the run when ``run.stats_json`` cannot be written at its end: its
+    folder missing or not writable, or the path a folder."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise ConfigError(f"run.stats_json: {path} is a folder, not a file")
+    if not folder.is_dir():
+        raise ConfigError(f"run.stats_json: folder {str(folder)!r} of {path} does not exist")
+    # a real probe (permissions say nothing of /proc, read-only mounts or a full disk):
+    # the temporary name the stats are written under, created and removed
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.touch()
+        partial.unlink()
+    except OSError as exc:
+        raise ConfigError(f"run.stats_json: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def refuse_overwriting_inputs(source: Source, sink: Sink, stats_json: str | None = None) -> None:

@@ -371,12 +371,7 @@ class ImageFolderSink(Sink):
         return str(Path(self.pattern).parent)
 
     def open(self, info: StreamInfo) -> None:
-        directory = Path(self.pattern).parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SinkError(f"cannot create image folder {directory}: {exc.strerror}") from None
-        _check_writable_dir(directory, self.uri)
+        # the pattern and the image type first: a refused output leaves no folder behind
         try:
             self.pattern % 0
         except (TypeError, ValueError):
@@ -386,6 +381,12 @@ class ImageFolderSink(Sink):
         if not self.suffix or not cv2.haveImageWriter(f"x{self.suffix}"):
             raise SinkError(f"{self.uri}: cannot write images of type {self.suffix or '(none)'!r}; "
                             "use png, jpg, bmp, tif or webp (sink.image_format)")
+        directory = Path(self.pattern).parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SinkError(f"cannot create image folder {directory}: {exc.strerror}") from None
+        _check_writable_dir(directory, self.uri)
 
     def write(self, frame: Frame) -> None:
         path = Path(self.pattern % frame.index)

@@ -146,6 +146,28 @@ def test_bad_config_values_are_one_line_at_load(setting: str, pattern: str, clip
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("where, pattern", [
+    ("missing/stats.json", "does not exist"),
+    ("", "is a folder"),
+    ("/proc/stats.json", "cannot write /proc/stats.json"),
+])
+def test_a_stats_file_that_cannot_be_written_is_refused_before_the_run(
+        where: str, pattern: str, clip: Path, tmp_path: Path, capsys) -> None:
+    stats = where if where.startswith("/") else str(tmp_path / where)
+    assert main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-e", "gamma",
+                 "--stats-json", stats, "-q"]) == 2
+    _one_error(capsys, pattern)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_image_type_that_cannot_be_written_leaves_no_folder(clip: Path, tmp_path: Path,
+                                                                capsys) -> None:
+    assert main(["-i", str(clip), "-o", str(tmp_path / "frames" / "%04d.xyz"), "-e", "gamma",
+                 "-q"]) == 1
+    _one_error(capsys, "cannot write images of type '.xyz'")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_malformed_rtsp_url(tmp_path: Path, capsys) -> None:
     assert main(["-i", "rtsp://[::1/x", "-o", str(tmp_path / "o.mp4")]) == 2
     _one_error(capsys, "not a valid URI")
