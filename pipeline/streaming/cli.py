@@ -122,12 +122,16 @@ def _yaml_str(text: str) -> str:
 
 
 def _list_enhancers() -> None:
+    from ..config import EnhancerConfig
+
+    default = EnhancerConfig().type
     for name in ENHANCERS.names():
         params = ENHANCERS.parameters(name)
         described = ", ".join(
             f"{p.name}={p.default!r}" for p in params.values()
         ) or "(no parameters)"
-        print(f"{name}: {described}")
+        mark = "  [the default without --enhancer or a config]" if name == default else ""
+        print(f"{name}: {described}{mark}")
 
 
 def main(argv: list[str] | None = None) -> int:

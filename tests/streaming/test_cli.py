@@ -14,8 +14,6 @@ from tests.clips import make_clip, probe
 from tests.common import ROOT, assert_clean_error, run_cli
 
 
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("cli") / "drive.mp4", fps=15, seconds=1.0)
@@ -27,6 +25,13 @@ def test_help_documents_uri_forms() -> None:
     for form in ("rtsp://", "v4l2:///dev/video0", "csi://0", "display://", "images://",
                  "null://", "file://"):
         assert form in proc.stdout
+
+
+def test_list_enhancers_marks_the_default() -> None:
+    proc = run_cli("--list-enhancers")
+    assert proc.returncode == 0
+    marked = [line for line in proc.stdout.splitlines() if "[the default" in line]
+    assert len(marked) == 1 and marked[0].startswith("onnxruntime: model='lowres_guided'")
 
 
 def test_cli_file_job(clip: Path, tmp_path: Path) -> None:
