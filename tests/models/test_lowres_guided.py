@@ -146,6 +146,56 @@ def test_deblocking_smooths_flat_block_steps_and_keeps_edges() -> None:
     assert np.abs(ours.round().clamp(0, 255)[0, 0].numpy() - cleaned[..., 1]).max() <= 1
 
 
+def _whole_frame_apply(frame: np.ndarray, rows: np.ndarray, scale: int,
+                       denoise: float) -> np.ndarray:
+    """The guided transform on the frame padded to a multiple of the scale, cropped at the
+    end, plainly: the reference the applier's cropped views must equal."""
+    import cv2
+
+    from pipeline.enhancers.neural import low_views
+    from pipeline.models.lowres_guided import DEBLOCK_FLOOR, DEBLOCK_SLOPE
+
+    height, width = frame.shape[:2]
+    h, w = rows.shape[:2]
+    full = (w * scale, h * scale)
+
+    def up(small: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        return cv2.resize(np.ascontiguousarray(small), full,
+                          interpolation=interpolation)[:height, :width]
+
+    means = low_views(frame[None], scale)[0, ..., 3] * np.float32(255.0)
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    near, smooth = up(means, cv2.INTER_AREA), up(means)
+    padded = np.pad(means, 1, mode="edge")
+    step = np.max(np.abs(np.stack([padded[1:-1, :-2], padded[1:-1, 2:], padded[:-2, 1:-1],
+                                   padded[2:, 1:-1]]) - means), axis=0)
+    weight = up(np.clip(1 - step / (DEBLOCK_FLOOR * 255 + DEBLOCK_SLOPE * means), 0, 1)
+                .astype(np.float32))
+    y = grey + weight * (smooth - (1.0 - denoise) * near - denoise * grey)
+    out = up(rows[..., :3]) * y[..., None] + up(rows[..., 3:])
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (64, 64), (72, 64), (75, 131), (137, 200),
+                                   (200, 57)])
+def test_the_applier_equals_the_plain_transform(shape: tuple[int, int]) -> None:
+    """The applier upsamples into padded buffers and works on views of them, reusing them
+    between frames; every pixel is what the plain transform gives (within the float rounding
+    of a different order of operations: one level)."""
+    from pipeline.enhancers.neural import GuidedApplier, low_views
+
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 90, (*shape, 3), dtype=np.uint8)
+    h, w = low_views(frame[None], 8).shape[1:3]
+    rows = rng.random((h, w, 6)).astype(np.float32) * np.float32([3, 3, 3, 40, 40, 40])
+    applier = GuidedApplier(True, 0.8)
+    for _ in range(2):  # the second frame reuses the buffers
+        out = applier(frame[None], rows[None], 8)[0]
+        ref = _whole_frame_apply(frame, rows, 8, 0.8)
+        diff = np.abs(out.astype(int) - ref)
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.001, (diff.max(), (diff > 0).mean())
+
+
 def test_low_views_are_box_averages() -> None:
     frames = _frames(1, 16, 24)
     views = low_views(frames, 8)
