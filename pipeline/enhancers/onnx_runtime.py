@@ -25,6 +25,13 @@ from .neural import apply_rows
 log = logging.getLogger(__name__)
 
 
+#: model arguments that never reach an exported graph (the host's temporal smoothing, the
+#: runtime's threads and device)
+HOST_ONLY_ARGS = ("temporal", "cut_threshold", "threads", "device")
+#: ... and those the host applies itself when it does ``lowres_guided``'s full-resolution part
+LOW_GRAPH_HOST_ARGS = ("deblock", "denoise", "tone")
+
+
 def default_engines_dir() -> str:
     """Where exported graphs and engines live: ``$NOCTURNE_ENGINES``; else the checkout's
     ``engines/`` folder (beside ``run_stream.py``, wherever the command is run from: a run from
@@ -116,7 +123,11 @@ class OnnxRuntimeEnhancer(Enhancer):
             weights_path = Path(getattr(self._torch, "weights_path"))
             from ..deploy.export import file_sha256
 
-            key = dict(self.model_args)
+            # only what the graph holds keys the cache: a new temporal smoothing or, for the
+            # low-resolution graph whose full-resolution part the host does, a new tone
+            # curve must not export the same graph again
+            host_only = HOST_ONLY_ARGS + (LOW_GRAPH_HOST_ARGS if self.io == "low" else ())
+            key = {k: v for k, v in self.model_args.items() if k not in host_only}
             exposure = getattr(getattr(self._torch, "model", None), "exposure", None)
             if exposure is not None:
                 key["exposure"] = exposure  # baked into the graph, default or not
