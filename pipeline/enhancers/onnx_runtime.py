@@ -35,14 +35,17 @@ LOW_GRAPH_HOST_ARGS = ("deblock", "denoise", "tone")
 def default_engines_dir() -> str:
     """Where exported graphs and engines live: ``$NOCTURNE_ENGINES``; else the checkout's
     ``engines/`` folder (beside ``run_stream.py``, wherever the command is run from: a run from
-    another folder must not leave an ``engines/`` there); else, for an installed package,
-    ``$XDG_CACHE_HOME/nocturne/engines`` (``~/.cache/nocturne/engines``)."""
+    another folder must not leave an ``engines/`` there) when it can be written; else (an
+    installed package, a read-only checkout) ``$XDG_CACHE_HOME/nocturne/engines``
+    (``~/.cache/nocturne/engines``)."""
     env = os.environ.get("NOCTURNE_ENGINES")
     if env:
         return env
     root = Path(__file__).resolve().parents[2]
-    if (root / "run_stream.py").is_file() and (root / "pipeline").is_dir():
-        return str(root / "engines")
+    engines = root / "engines"
+    if (root / "run_stream.py").is_file() and (root / "pipeline").is_dir() and \
+            os.access(engines if engines.is_dir() else root, os.W_OK | os.X_OK):
+        return str(engines)
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache, "nocturne", "engines")
 

@@ -114,6 +114,12 @@ def test_engines_cache_is_the_checkouts_not_the_working_folders(
     assert Path(default_engines_dir()) == root / "engines"
     monkeypatch.setenv("NOCTURNE_ENGINES", str(tmp_path / "mine"))
     assert default_engines_dir() == str(tmp_path / "mine")
+    # a checkout the user cannot write to (root can write anywhere here, so the permission
+    # answer is what is replaced): the user's cache
+    monkeypatch.delenv("NOCTURNE_ENGINES")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("os.access", lambda *args, **kwargs: False)
+    assert default_engines_dir() == str(tmp_path / "cache" / "nocturne" / "engines")
 
 
 def test_default_enhancer_is_lowres_guided_on_onnx_runtime(tmp_path: Path) -> None:
