@@ -481,13 +481,18 @@ class Pipeline:
         data["outputs"] = self.output_stats()
         # under a temporary name, renamed when complete: a reader never sees half a file
         target = Path(path)
-        partial = target.with_name(f".{target.name}.partial")
+        partial = _stats_partial(target)
         try:
             partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
             os.replace(partial, target)
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise SinkError(f"cannot write stats to {path}: {exc.strerror or exc}") from None
+
+
+def _stats_partial(target: Path) -> Path:
+    """The temporary name the stats file is written under, beside it."""
+    return target.with_name(f".{target.name}.partial")
 
 
 def check_stats_path(path: str) -> None:
@@ -501,7 +506,7 @@ def check_stats_path(path: str) -> None:
         raise ConfigError(f"run.stats_json: folder {str(folder)!r} of {path} does not exist")
     # a real probe (permissions say nothing of /proc, read-only mounts or a full disk):
     # the temporary name the stats are written under, created and removed
-    partial = target.with_name(f".{target.name}.partial")
+    partial = _stats_partial(target)
     try:
         partial.touch()
         partial.unlink()
