@@ -354,9 +354,10 @@ class LowResGuidedEnhancer(TorchEnhancer):
         self.start()
         assert self.device is not None
         with torch.inference_mode():
-            views = None
+            views = greys = None
             if self.device.type == "cpu":
-                views = low_views(frames, self.model.scale)
+                greys = self.applier.grey_buffer(frames)
+                views = low_views(frames, self.model.scale, greys)
                 rows = self.model.forward_low(torch.from_numpy(views)).numpy()
             else:
                 x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
@@ -364,7 +365,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
         rows = self.smoother(rows, frames, None if views is None else views[..., 3])
         if self.device.type == "cpu":
             assert views is not None
-            return self.applier(frames, rows, self.model.scale, views[..., 3])
+            return self.applier(frames, rows, self.model.scale, views[..., 3], greys)
         with torch.inference_mode():
             r = torch.from_numpy(rows).to(self.device).permute(0, 3, 1, 2)
             y = self.model.apply(r[:, :3], r[:, 3:] / 255.0, self.to_tensor(frames))
@@ -458,17 +459,22 @@ class TemporalSmoother:
         return out
 
 
-def low_views(frames: np.ndarray, scale: int) -> np.ndarray:
+def low_views(frames: np.ndarray, scale: int,
+              greys: np.ndarray | None = None) -> np.ndarray:
     """``lowres_guided``'s low views of uint8 ``(N, H, W, 3)`` frames: each frame edge-padded to
     a multiple of ``scale`` and box-averaged by it (``INTER_AREA`` by an integer factor), RGB
-    and grey, ``(N, H / scale, W / scale, 4)`` float32 in [0, 1]."""
+    and grey, ``(N, H / scale, W / scale, 4)`` float32 in [0, 1].
+
+    ``greys`` ``(N, H, W)`` uint8, where given, receives the frames' grey images, which the
+    views are made from and :class:`GuidedApplier` needs again (one conversion, not two)"""
     n, height, width, _ = frames.shape
     pad_h, pad_w = -height % scale, -width % scale
     h, w = (height + pad_h) // scale, (width + pad_w) // scale
     out = np.empty((n, h, w, 4), np.float32)
     for i in range(n):
         frame = np.ascontiguousarray(frames[i])
-        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY,
+                            dst=None if greys is None else greys[i])
         rgbg = cv2.merge([frame, grey])
         if pad_h or pad_w:
             rgbg = cv2.copyMakeBorder(rgbg, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
@@ -508,6 +514,7 @@ class GuidedApplier:
             255.0 * (np.arange(256) / 255.0) ** float(tone)).astype(np.uint8)
         self._size: tuple[int, ...] = ()
         self._buffers: dict[str, np.ndarray] = {}
+        self._greys: np.ndarray | None = None
 
     def _ensure(self, height: int, width: int,
                 full: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -532,24 +539,39 @@ class GuidedApplier:
                     self._buffers[name] = np.empty((fh, fw), np.float32)
         return self._buffers
 
+    def grey_buffer(self, frames: np.ndarray) -> np.ndarray:
+        """A ``(N, H, W)`` uint8 buffer, kept between calls, for ``low_views`` to leave the
+        frames' grey images in and ``__call__`` to take them from."""
+        n, height, width = frames.shape[:3]
+        buf = self._greys
+        if buf is None or buf.shape[0] < n or buf.shape[1:] != (height, width):
+            buf = self._greys = np.empty((n, height, width), np.uint8)
+        return buf[:n]
+
     def __call__(self, frames: np.ndarray, rows: np.ndarray, scale: int,
-                 block_means: np.ndarray | None = None) -> np.ndarray:
-        """``block_means`` ``(N, h, w)`` in [0, 1]: the frames' grey low views, where the
-        caller has them (``low_views(...)[..., 3]``); computed here otherwise."""
+                 block_means: np.ndarray | None = None,
+                 greys: np.ndarray | None = None) -> np.ndarray:
+        """``block_means`` ``(N, h, w)`` in [0, 1]: the frames' grey low views, and ``greys``
+        ``(N, H, W)`` their grey images, where the caller has them (``low_views``); computed
+        here otherwise."""
         n, height, width, _ = frames.shape
         h, w = rows.shape[1:3]
         full = (w * scale, h * scale)
         buf = self._ensure(height, width, full)
         out = np.empty_like(frames)
         for i in range(n):
-            cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2GRAY, dst=buf["grey"])
+            if greys is not None:
+                grey = greys[i]
+            else:
+                grey = cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2GRAY,
+                                    dst=buf["grey"])
             if self.deblock:
                 means = (block_means[i] if block_means is not None else
                          low_views(frames[i:i + 1], scale)[0, ..., 3]) * np.float32(255.0)
-                self._deblock(buf, means, self.denoise, height, width)
+                self._deblock(buf, grey, means, self.denoise, height, width)
                 cv2.merge([buf["y"]] * 3, dst=buf["guide"])
             else:
-                cv2.merge([buf["grey"]] * 3, dst=buf["guide"])
+                cv2.merge([grey] * 3, dst=buf["guide"])
             a = _upsample(np.ascontiguousarray(rows[i, ..., 0:3]), buf["a"], height, width)
             b = _upsample(np.ascontiguousarray(rows[i, ..., 3:6]), buf["b"], height, width)
             cv2.multiply(a, buf["guide"], dst=buf["product"], dtype=cv2.CV_32F)
@@ -559,9 +581,9 @@ class GuidedApplier:
         return out
 
     @staticmethod
-    def _deblock(buf: dict[str, np.ndarray], means: np.ndarray, denoise: float,
-                 height: int, width: int) -> None:
-        """``buf["y"]``: the grey guide, deblocked (``models.lowres_guided.deblock_luma``, in
+    def _deblock(buf: dict[str, np.ndarray], grey: np.ndarray, means: np.ndarray,
+                 denoise: float, height: int, width: int) -> None:
+        """``buf["y"]``: the grey guide ``grey``, deblocked (``models.lowres_guided.deblock_luma``, in
         levels: the same arithmetic)."""
         from ..models.lowres_guided import DEBLOCK_FLOOR, DEBLOCK_SLOPE
 
@@ -575,7 +597,7 @@ class GuidedApplier:
         weight = _upsample(flat.astype(np.float32), buf["weight"], height, width)
         # y + flat * (smooth - near - denoise * (y - near)), as
         # y + flat * (smooth - (1 - denoise) * near - denoise * y)
-        np.copyto(buf["y"], buf["grey"])
+        np.copyto(buf["y"], grey)
         cv2.scaleAdd(near, -(1.0 - denoise), smooth, dst=smooth)
         cv2.scaleAdd(buf["y"], -denoise, smooth, dst=smooth)
         cv2.multiply(smooth, weight, dst=smooth)

@@ -231,10 +231,11 @@ class OnnxRuntimeEnhancer(Enhancer):
         if self.io == "low":
             from .neural import low_views
 
-            views = low_views(frames, self._scale)
+            greys = self._applier.grey_buffer(frames)
+            views = low_views(frames, self._scale, greys)
             rows = self.session.run([self.output_name], {self.input_name: views})[0]
             out = self._applier(frames, self._smoother(rows, frames, views[..., 3]),
-                                self._scale, views[..., 3])
+                                self._scale, views[..., 3], greys)
             return out[:, :h, :w] if pad_h or pad_w else out
         out = self.session.run([self.output_name], {self.input_name: frames})[0]
         if self.io == "rows":

@@ -182,6 +182,8 @@ def test_the_applier_equals_the_plain_transform(shape: tuple[int, int]) -> None:
     """The applier upsamples into padded buffers and works on views of them, reusing them
     between frames; every pixel is what the plain transform gives (within the float rounding
     of a different order of operations: one level)."""
+    import cv2
+
     from pipeline.enhancers.neural import GuidedApplier, low_views
 
     rng = np.random.default_rng(5)
@@ -189,11 +191,16 @@ def test_the_applier_equals_the_plain_transform(shape: tuple[int, int]) -> None:
     h, w = low_views(frame[None], 8).shape[1:3]
     rows = rng.random((h, w, 6)).astype(np.float32) * np.float32([3, 3, 3, 40, 40, 40])
     applier = GuidedApplier(True, 0.8)
+    ref = _whole_frame_apply(frame, rows, 8, 0.8)
     for _ in range(2):  # the second frame reuses the buffers
         out = applier(frame[None], rows[None], 8)[0]
-        ref = _whole_frame_apply(frame, rows, 8, 0.8)
         diff = np.abs(out.astype(int) - ref)
         assert diff.max() <= 1 and (diff > 0).mean() < 0.001, (diff.max(), (diff > 0).mean())
+    # the grey images and low views the enhancers hand over: the same result
+    greys = applier.grey_buffer(frame[None])
+    views = low_views(frame[None], 8, greys)
+    assert np.array_equal(greys[0], cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+    assert np.array_equal(applier(frame[None], rows[None], 8, views[..., 3], greys)[0], out)
 
 
 def test_low_views_are_box_averages() -> None:
