@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 #: runtime's threads and device)
 HOST_ONLY_ARGS = ("temporal", "cut_threshold", "threads", "device")
 #: ... and those the host applies itself when it does ``lowres_guided``'s full-resolution part
-LOW_GRAPH_HOST_ARGS = ("deblock", "denoise", "tone")
+LOW_GRAPH_HOST_ARGS = ("deblock", "denoise", "tone", "bilateral")
 
 
 def default_engines_dir() -> str:
@@ -214,7 +214,8 @@ class OnnxRuntimeEnhancer(Enhancer):
             self._smoother = getattr(self._torch, "smoother", None) or TemporalSmoother()
             self._applier = GuidedApplier(bool(getattr(torch_model, "deblock", True)),
                                           float(getattr(torch_model, "denoise", 0.0)),
-                                          float(getattr(torch_model, "tone", 1.0)))
+                                          float(getattr(torch_model, "tone", 1.0)),
+                                          float(getattr(torch_model, "bilateral", 0.0)))
         if self.io == "rows":
             from ..models.curves import CurveLUT
 

@@ -147,13 +147,14 @@ def test_deblocking_smooths_flat_block_steps_and_keeps_edges() -> None:
 
 
 def _whole_frame_apply(frame: np.ndarray, rows: np.ndarray, scale: int,
-                       denoise: float) -> np.ndarray:
+                       denoise: float, bilateral: float = 0.0) -> np.ndarray:
     """The guided transform on the frame padded to a multiple of the scale, cropped at the
     end, plainly: the reference the applier's cropped views must equal."""
     import cv2
 
     from pipeline.enhancers.neural import low_views
-    from pipeline.models.lowres_guided import DEBLOCK_FLOOR, DEBLOCK_SLOPE
+    from pipeline.models.lowres_guided import (BILATERAL_MIN_SIGMA, DEBLOCK_FLOOR,
+                                               DEBLOCK_SLOPE, bilateral_luma)
 
     height, width = frame.shape[:2]
     h, w = rows.shape[:2]
@@ -165,6 +166,9 @@ def _whole_frame_apply(frame: np.ndarray, rows: np.ndarray, scale: int,
 
     means = low_views(frame[None], scale)[0, ..., 3] * np.float32(255.0)
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if bilateral:
+        y = torch.from_numpy(grey)[None, None] / 255.0
+        grey = (bilateral_luma(y, bilateral) * 255.0)[0, 0].numpy()
     near, smooth = up(means, cv2.INTER_AREA), up(means)
     padded = np.pad(means, 1, mode="edge")
     step = np.max(np.abs(np.stack([padded[1:-1, :-2], padded[1:-1, 2:], padded[:-2, 1:-1],
@@ -176,12 +180,15 @@ def _whole_frame_apply(frame: np.ndarray, rows: np.ndarray, scale: int,
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+@pytest.mark.parametrize("denoise,bilateral", [(0.8, 0.0), (0.3, 5.0)])
 @pytest.mark.parametrize("shape", [(16, 16), (64, 64), (72, 64), (75, 131), (137, 200),
                                    (200, 57)])
-def test_the_applier_equals_the_plain_transform(shape: tuple[int, int]) -> None:
+def test_the_applier_equals_the_plain_transform(shape: tuple[int, int], denoise: float,
+                                                bilateral: float) -> None:
     """The applier upsamples into padded buffers and works on views of them, reusing them
-    between frames; every pixel is what the plain transform gives (within the float rounding
-    of a different order of operations: one level)."""
+    between frames; every pixel is what the plain transform (with the model's own bilateral
+    filter) gives, within the float rounding of a different order of operations (one
+    level)."""
     import cv2
 
     from pipeline.enhancers.neural import GuidedApplier, low_views
@@ -190,8 +197,8 @@ def test_the_applier_equals_the_plain_transform(shape: tuple[int, int]) -> None:
     frame = rng.integers(0, 90, (*shape, 3), dtype=np.uint8)
     h, w = low_views(frame[None], 8).shape[1:3]
     rows = rng.random((h, w, 6)).astype(np.float32) * np.float32([3, 3, 3, 40, 40, 40])
-    applier = GuidedApplier(True, 0.8)
-    ref = _whole_frame_apply(frame, rows, 8, 0.8)
+    applier = GuidedApplier(True, denoise, 1.0, bilateral)
+    ref = _whole_frame_apply(frame, rows, 8, denoise, bilateral)
     for _ in range(2):  # the second frame reuses the buffers
         out = applier(frame[None], rows[None], 8)[0]
         diff = np.abs(out.astype(int) - ref)
@@ -201,6 +208,51 @@ def test_the_applier_equals_the_plain_transform(shape: tuple[int, int]) -> None:
     views = low_views(frame[None], 8, greys)
     assert np.array_equal(greys[0], cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
     assert np.array_equal(applier(frame[None], rows[None], 8, views[..., 3], greys)[0], out)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (2, 2), (3, 3), (16, 16), (37, 61), (90, 160)])
+def test_bilateral_filter_is_opencvs(shape: tuple[int, int]) -> None:
+    """The model's bilateral filter of the guide and its noise estimate are what the host
+    computes with OpenCV (``cv2.bilateralFilter``, 3x3, space sigma 1, edges replicated) and
+    what ``tools/eval.py`` reports as noise."""
+    import cv2
+
+    from pipeline.enhancers.neural import noise_sigma_u8
+    from pipeline.models.lowres_guided import bilateral_luma, noise_sigma_levels
+    from pipeline.training.metrics import noise_sigma
+
+    rng = np.random.default_rng(1)
+    grey = np.clip(40 + rng.normal(0, 3, shape), 0, 255).astype(np.uint8)
+    grey[:, shape[1] // 2:] += 60  # an edge
+    y = torch.from_numpy(grey).float()[None, None] / 255.0
+    sigma = noise_sigma_u8(grey)
+    assert noise_sigma_levels(y)[0].item() == pytest.approx(sigma, rel=1e-5, abs=1e-6)
+    if min(shape) >= 16:  # an estimate on every 8th row: close to the whole frame's
+        assert sigma == pytest.approx(noise_sigma(grey), rel=0.15) and sigma > 1.0
+    ours = (bilateral_luma(y, 5.0) * 255.0)[0, 0].numpy()
+    theirs = cv2.bilateralFilter(grey.astype(np.float32), 3, max(5.0 * sigma, 0.5), 1.0,
+                                 borderType=cv2.BORDER_REPLICATE)
+    assert np.abs(ours - theirs).max() < 0.01
+
+
+def test_bilateral_filter_removes_noise_and_keeps_edges() -> None:
+    """On a noisy step, the filtered guide's noise is well under the input's and the step is
+    as high as before; a noiseless frame is left within a tenth of a level."""
+    from pipeline.models.lowres_guided import bilateral_luma
+    from pipeline.training.metrics import noise_sigma
+
+    rng = np.random.default_rng(2)
+    clean = np.full((48, 64), 20.0)
+    clean[:, 32:] = 120.0
+    noisy = np.clip(clean + rng.normal(0, 2.0, clean.shape), 0, 255).round()
+    y = torch.from_numpy(noisy).float()[None, None] / 255.0
+    out = (bilateral_luma(y, 5.0) * 255.0)[0, 0].numpy()
+    assert noise_sigma(out) < 0.6 * noise_sigma(noisy)
+    assert out[:, 33:].mean() - out[:, :31].mean() == pytest.approx(100.0, abs=1.0)
+    assert np.abs(out[:, 31:33] - noisy[:, 31:33]).max() < 8.0  # not blurred across the edge
+    ramp = torch.linspace(0, 1, 64).repeat(48, 1)[None, None]
+    flat = torch.round(ramp * 255.0) / 255.0
+    assert (bilateral_luma(flat, 5.0) - flat).abs().max().item() * 255.0 < 0.1
 
 
 def test_low_views_are_box_averages() -> None:
