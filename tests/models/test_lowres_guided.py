@@ -182,13 +182,14 @@ def _whole_frame_apply(frame: np.ndarray, rows: np.ndarray, scale: int,
 
 @pytest.mark.parametrize("denoise,bilateral", [(0.8, 0.0), (0.3, 5.0)])
 @pytest.mark.parametrize("shape", [(16, 16), (64, 64), (72, 64), (75, 131), (137, 200),
-                                   (200, 57)])
+                                   (200, 57), (261, 35), (384, 24)])
 def test_the_applier_equals_the_plain_transform(shape: tuple[int, int], denoise: float,
                                                 bilateral: float) -> None:
-    """The applier upsamples into padded buffers and works on views of them, reusing them
-    between frames; every pixel is what the plain transform (with the model's own bilateral
-    filter) gives, within the float rounding of a different order of operations (one
-    level)."""
+    """The applier works in strips of 128 rows (two and three here for the tallest frames),
+    upsamples into padded buffers and works on views of them, reusing them between strips and
+    frames; every pixel is what the plain transform on the whole frame (with the model's own
+    bilateral filter) gives, within the float rounding of a different order of operations
+    (one level)."""
     import cv2
 
     from pipeline.enhancers.neural import GuidedApplier, low_views
