@@ -183,3 +183,37 @@ def test_strongly_typed_fp16_takes_an_fp16_graph_only(tmp_path: Path) -> None:
     assert strongly_typed_fp16(fp16.read_bytes(), options, "10.12.0") == fp16.read_bytes()
     with_half = BuildOptions(onnx=str(fp32), onnx_fp16=str(fp16))
     assert strongly_typed_fp16(fp32.read_bytes(), with_half, "11.0") == fp16.read_bytes()
+
+
+#: operators onnx-tensorrt lists as supported by TensorRT 10.3 (JetPack 6) that the exported
+#: real-time graphs may use (``docs/operators.md`` of onnx-tensorrt's release/10.3 branch);
+#: GridSample (rank 4 only there), Einsum, NonZero and the like must not creep in
+TRT_10_3_OPS = {
+    "Abs", "Add", "AveragePool", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape",
+    "Conv", "ConvTranspose", "Div", "Equal", "Exp", "Expand", "Floor", "Gather", "Gemm",
+    "Identity", "InstanceNormalization", "LeakyRelu", "Log", "MatMul", "Max", "MaxPool", "Min",
+    "Mod", "Mul", "Neg", "Pad", "Pow", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum",
+    "Relu", "Reshape", "Resize", "Round", "Shape", "Sigmoid", "Slice", "Softplus", "Sqrt",
+    "Split", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+}
+
+
+@pytest.mark.parametrize("name", ["lowres_guided", "zero_dce_pp", "zero_dce"])
+@pytest.mark.parametrize("io", ["uint8", "low"])
+def test_real_time_graphs_use_only_operators_tensorrt_10_3_parses(name: str, io: str,
+                                                                  tmp_path: Path) -> None:
+    """The real-time models' frame graphs (lowres_guided with its bilateral filter, noise
+    estimate and deblocking in the graph) hold only TensorRT 10.3 operators, and every Pad
+    is ``constant`` or ``edge`` (the modes TensorRT's Pad importer has always taken)."""
+    if io == "low" and name != "lowres_guided":
+        pytest.skip("only lowres_guided has a low-view graph")
+    path = tmp_path / "m.onnx"
+    model = create_model(name, channels=[8, 16, 32, 64], global_context=True) \
+        if name == "lowres_guided" else _model(name)
+    export_onnx(model.eval(), path, name=name, io=io, check_shapes=((1, 48, 80),))
+    graph = onnx.load(str(path)).graph
+    ops = {n.op_type for n in graph.node}
+    assert ops <= TRT_10_3_OPS, sorted(ops - TRT_10_3_OPS)
+    for node in (n for n in graph.node if n.op_type == "Pad"):
+        modes = [a.s.decode() for a in node.attribute if a.name == "mode"]
+        assert modes in ([], ["constant"], ["edge"]), modes
