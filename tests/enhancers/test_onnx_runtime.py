@@ -61,18 +61,20 @@ def test_cache_key_follows_weights_and_arguments(tmp_path: Path) -> None:
 
 
 def test_host_only_arguments_do_not_key_the_graph(tmp_path: Path) -> None:
-    """lowres_guided's smoothing and, for the low-resolution graph, its tone, denoise and
-    deblock are the host's: changing them reuses the graph; the exposure is in the graph."""
+    """lowres_guided's smoothing and, for the low-resolution graph, its tone, bilateral
+    filter, denoise and deblock are the host's: changing them reuses the graph; the exposure
+    is in the graph, and so is the bilateral filter in the whole-frame graph."""
     def path(host_lut: bool = True, **args: object) -> Path:
         return build_enhancer("onnxruntime", model="lowres_guided", cache_dir=str(tmp_path),
                               model_args=args, host_lut=host_lut).onnx_path
 
     low = path()
-    assert path(temporal=0.5, tone=1.2, denoise=0.3, deblock=False) == low
+    assert path(temporal=0.5, tone=1.2, denoise=0.3, deblock=False, bilateral=0.0) == low
     assert path(exposure=0.3) != low
     whole = path(host_lut=False)
     assert path(host_lut=False, temporal=0.5) == whole
     assert path(host_lut=False, tone=1.2) != whole
+    assert path(host_lut=False, bilateral=2.0) != whole
 
 
 def test_runs_a_users_onnx_file(tmp_path: Path) -> None:
