@@ -211,6 +211,32 @@ def test_the_applier_equals_the_plain_transform(shape: tuple[int, int], denoise:
     assert np.array_equal(applier(frame[None], rows[None], 8, views[..., 3], greys)[0], out)
 
 
+def test_the_plain_applier_in_strips_equals_the_whole_frame() -> None:
+    """Without deblocking the guide is the grey image itself; in strips (a 300-row frame is
+    three) every pixel is the whole frame's bilinear A times grey plus B, and the tone curve
+    is applied to every strip."""
+    import cv2
+
+    from pipeline.enhancers.neural import GuidedApplier, low_views
+
+    rng = np.random.default_rng(9)
+    frame = rng.integers(0, 90, (300, 40, 3), dtype=np.uint8)
+    h, w = low_views(frame[None], 8).shape[1:3]
+    rows = rng.random((h, w, 6)).astype(np.float32) * np.float32([3, 3, 3, 40, 40, 40])
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+    def up(small: np.ndarray) -> np.ndarray:
+        return cv2.resize(np.ascontiguousarray(small), (w * 8, h * 8))[:300, :40]
+
+    ref = np.clip(np.rint(up(rows[..., :3]) * grey[..., None] + up(rows[..., 3:])), 0, 255)
+    out = GuidedApplier(False)(frame[None], rows[None], 8)[0]
+    diff = np.abs(out.astype(int) - ref)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.001
+    toned = GuidedApplier(False, tone=1.5)(frame[None], rows[None], 8)[0]
+    lut = np.rint(255.0 * (np.arange(256) / 255.0) ** 1.5).astype(np.uint8)
+    assert np.array_equal(toned, lut[out])
+
+
 @pytest.mark.parametrize("shape", [(1, 5), (2, 2), (3, 3), (16, 16), (37, 61), (90, 160)])
 def test_bilateral_filter_is_opencvs(shape: tuple[int, int]) -> None:
     """The model's bilateral filter of the guide and its noise estimate are what the host
