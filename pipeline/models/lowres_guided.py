@@ -124,17 +124,17 @@ def deblock_luma(y: torch.Tensor, block_means: torch.Tensor, scale: int,
 
 def noise_sigma_levels(y: torch.Tensor) -> torch.Tensor:
     """Immerkaer's estimate of each frame's Gaussian noise sigma, in grey levels: ``(N,)`` for
-    the luma ``y`` ``(N, 1, H, W)`` in [0, 1] (8-bit values); 0 for a frame under 3x3.
+    the luma ``y`` ``(N, 1, H, W)`` in [0, 1] (8-bit values).
 
-    ``training.metrics.noise_sigma``'s estimate on every ``NOISE_ROW_STEP``-th interior row
-    (rows 1, 9, 17, ...): a frame's noise level is a property of the whole frame, and the
-    host computes this at every frame (1.2 -> 0.3 ms at 1080p).
+    ``training.metrics.noise_sigma``'s estimate on every ``NOISE_ROW_STEP``-th row (rows 0, 8,
+    16, ...), the frame's edges replicated: a frame's noise level is a property of the whole
+    frame, the host computes this at every frame (1.2 -> 0.3 ms at 1080p), and a frame of any
+    size, even 1x1 (0 then), gives a number. Those rows are the first of each row of 8x8
+    codec blocks, so block edges count as noise there: blocky video is smoothed a little more.
     """
-    n, _, h, w = y.shape
-    if h < 3 or w < 3:
-        return y.new_zeros(n)
     kernel = torch.tensor(IMMERKAER, dtype=y.dtype, device=y.device).reshape(1, 1, 3, 3)
-    response = F.conv2d(y * 255.0, kernel)[..., ::NOISE_ROW_STEP, :]
+    padded = F.pad(y * 255.0, (1, 1, 1, 1), mode="replicate")
+    response = F.conv2d(padded, kernel)[..., ::NOISE_ROW_STEP, :]
     count = response.shape[-2] * response.shape[-1]
     return response.abs().sum(dim=(1, 2, 3)) * (math.sqrt(math.pi / 2.0) / (6.0 * count))
 
