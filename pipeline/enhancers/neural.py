@@ -577,7 +577,7 @@ class GuidedApplier:
         """``block_means`` ``(N, h, w)`` in [0, 1]: the frames' grey low views, and ``greys``
         ``(N, H, W)`` their grey images, where the caller has them (``low_views``); computed
         here otherwise."""
-        from ..models.lowres_guided import BILATERAL_MIN_SIGMA, DEBLOCK_FLOOR, DEBLOCK_SLOPE
+        from ..models.lowres_guided import BILATERAL_MIN_SIGMA
 
         n, height, width, _ = frames.shape
         h, w = rows.shape[1:3]
@@ -597,12 +597,7 @@ class GuidedApplier:
             if self.deblock:
                 means = (block_means[i] if block_means is not None else
                          low_views(frames[i:i + 1], scale)[0, ..., 3]) * np.float32(255.0)
-                padded = np.pad(means, 1, mode="edge")
-                step = np.max(np.abs(np.stack([padded[1:-1, :-2], padded[1:-1, 2:],
-                                               padded[:-2, 1:-1], padded[2:, 1:-1]]) - means),
-                              axis=0)
-                flat = np.clip(1.0 - step / (DEBLOCK_FLOOR * 255.0 + DEBLOCK_SLOPE * means),
-                               0.0, 1.0).astype(np.float32)
+                flat = _flatness(means)
                 if self.bilateral > 0.0:
                     sigma = max(self.bilateral * noise_sigma_u8(grey), BILATERAL_MIN_SIGMA)
             for top in range(0, height, strip):
@@ -659,6 +654,19 @@ class GuidedApplier:
         np.copyto(raw, grey[first:last])
         cv2.bilateralFilter(raw, 3, sigma, 1.0, dst=filtered, borderType=cv2.BORDER_REPLICATE)
         return filtered[top - first:top - first + bottom - top]
+
+
+def _flatness(means: np.ndarray) -> np.ndarray:
+    """Per block, how flat its neighbourhood is (``models.lowres_guided.deblock_luma``'s
+    weight, in levels): 1 where the block's mean equals its four neighbours', 0 from a step of
+    ``DEBLOCK_FLOOR + DEBLOCK_SLOPE * mean`` up; float32 ``(h, w)`` for the means ``(h, w)``."""
+    from ..models.lowres_guided import DEBLOCK_FLOOR, DEBLOCK_SLOPE
+
+    padded = np.pad(means, 1, mode="edge")
+    step = np.max(np.abs(np.stack([padded[1:-1, :-2], padded[1:-1, 2:], padded[:-2, 1:-1],
+                                   padded[2:, 1:-1]]) - means), axis=0)
+    return np.clip(1.0 - step / (DEBLOCK_FLOOR * 255.0 + DEBLOCK_SLOPE * means),
+                   0.0, 1.0).astype(np.float32)
 
 
 def noise_sigma_u8(grey: np.ndarray) -> float:
