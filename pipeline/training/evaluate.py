@@ -14,7 +14,10 @@ Three kinds of data:
 * ``--codec-clip CRF``: frames of the generated night drive encoded with H.264 at that CRF
   (libx264, 4:2:0, as a dashcam at a low bit rate), scored for codec artefacts: the block-edge
   step ratio (``block_ratio``; the input row is the source's) and the luma of the input's
-  near-black regions (``dark_luma``), beside brightness and noise.
+  near-black regions (``dark_luma``), beside brightness and noise;
+* ``--codec-source FILE``: the same scores on a recording of one's own (a video file or one
+  image): its frames as they are, or, with ``--codec-clip CRF`` as well, after an H.264
+  re-encode at that CRF (a second generation, as a dashcam at that bit rate would add).
 
 Enhancers are given as ``[LABEL:]NAME[,key=value...]``, e.g. ``unet_gn`` or
 ``official:zero_dce,weights=zero_dce_epoch99.pth``; the input itself is always the first row.
@@ -33,7 +36,7 @@ import cv2
 import numpy as np
 import yaml
 
-from ..errors import ConfigError, NocturneError
+from ..errors import ConfigError, NocturneError, reason
 from .metrics import (block_ratio, dark_luma, gt_mean_correct, no_reference_stats, psnr, ssim,
                       zero_reference_terms)
 
@@ -146,6 +149,11 @@ def zero_reference_samples(recipe_path: str) -> list[Sample]:
     return [Sample(Path(str(item)).stem, read_rgb(item)) for item in val_items]
 
 
+def _check_crf(crf: object) -> None:
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
+        raise ConfigError(f"--codec-clip: CRF must be an integer in 0..51, got {crf!r}")
+
+
 def codec_samples(crf: int, width: int = 640, height: int = 360, frames: int = 12,
                   every: int = 3) -> list[Sample]:
     """Frames of the generated night drive after an H.264 encode at ``crf`` (libx264, yuv420p,
@@ -156,8 +164,7 @@ def codec_samples(crf: int, width: int = 640, height: int = 360, frames: int = 1
 
     from ..sample import write_night_clip
 
-    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
-        raise ConfigError(f"--codec-clip: CRF must be an integer in 0..51, got {crf!r}")
+    _check_crf(crf)
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_night_clip(Path(tmp) / "night.mp4", width, height, fps=30,
                                 seconds=frames * every / 30, audio=False, crf=crf, seed=7)
@@ -165,6 +172,76 @@ def codec_samples(crf: int, width: int = 640, height: int = 360, frames: int = 1
             decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     return [Sample(f"crf{crf}_{i:03d}", image) for i, image in enumerate(decoded)
             if i % every == every - 1]
+
+
+def h264_roundtrip_frames(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """``frames`` (uint8 RGB, one size) encoded as one H.264 clip (libx264, yuv420p,
+    ``veryfast``, I- and P-frames, one thread: deterministic) and decoded back; odd sides lose
+    their last row or column (4:2:0 needs even sides)."""
+    import av
+
+    _check_crf(crf)
+    h, w = (frames[0].shape[0] // 2) * 2, (frames[0].shape[1] // 2) * 2
+    if h == 0 or w == 0:
+        raise ConfigError(f"a frame of {frames[0].shape[1]}x{frames[0].shape[0]} is too small "
+                          "to encode")
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height = w, h
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = encoder.framerate = 30
+    encoder.thread_count = 1
+    encoder.options = {"crf": str(crf), "preset": "veryfast"}
+    decoder = av.CodecContext.create("h264", "r")
+    out: list[np.ndarray] = []
+
+    def drain(packets: list[Any]) -> None:
+        for packet in packets:
+            out.extend(f.to_ndarray(format="rgb24") for f in decoder.decode(packet))
+
+    for image in frames:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="rgb24")
+        drain(list(encoder.encode(frame)))
+    drain(list(encoder.encode(None)))
+    out.extend(f.to_ndarray(format="rgb24") for f in decoder.decode(None))
+    return out
+
+
+def source_codec_samples(path: str, crf: int | None = None, frames: int = 12,
+                         every: int = 3) -> list[Sample]:
+    """Frames of a recording of one's own for the codec scores: a video file's first
+    ``frames * every`` frames (every ``every``-th kept, so P-frames are among them) or one
+    image; with ``crf``, re-encoded with H.264 at that CRF first."""
+    import av
+
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"--codec-source: {path!r} is not a file")
+    image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+    if image is not None:
+        decoded = [cv2.cvtColor(image, cv2.COLOR_BGR2RGB)]
+    else:
+        decoded = []
+        try:
+            with av.open(str(source)) as container:
+                if not container.streams.video:
+                    raise ConfigError(f"--codec-source: {path!r} has no video stream")
+                for frame in container.decode(video=0):
+                    decoded.append(frame.to_ndarray(format="rgb24"))
+                    if len(decoded) >= frames * every:
+                        break
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise ConfigError(f"--codec-source: cannot read {path!r} as an image or a video: "
+                              f"{reason(exc)}") from None
+        if not decoded:
+            raise ConfigError(f"--codec-source: {path!r} has no decodable frame")
+        if any(f.shape != decoded[0].shape for f in decoded):
+            raise ConfigError(f"--codec-source: {path!r} changes resolution in its first "
+                              f"{len(decoded)} frames")
+    if crf is not None:
+        decoded = h264_roundtrip_frames(decoded, crf)
+    tag = source.stem if crf is None else f"{source.stem}_crf{crf}"
+    keep = [i for i in range(len(decoded)) if len(decoded) < every or i % every == every - 1]
+    return [Sample(f"{tag}_{i:03d}", decoded[i]) for i in keep]
 
 
 def score(output: np.ndarray, sample: Sample, codec: bool = False) -> dict[str, float]:
@@ -281,7 +358,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="score (no reference) on a zero-reference recipe's held-out images")
     parser.add_argument("--codec-clip", type=int, metavar="CRF",
                         help="score codec artefacts on the generated night drive encoded at "
-                             "this H.264 CRF (e.g. 40)")
+                             "this H.264 CRF (e.g. 40); with --codec-source, re-encode that "
+                             "file at this CRF")
+    parser.add_argument("--codec-source", metavar="FILE",
+                        help="score codec artefacts on this video or image (e.g. a dashcam "
+                             "recording) instead of the generated drive")
     parser.add_argument("--enhancer", action="append", default=[], metavar="SPEC",
                         help="an enhancer to score (repeatable)")
     parser.add_argument("--out", default="out/eval", help="folder for results.json and "
@@ -295,13 +376,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         given = [x for x in (args.data, args.synthetic_val, args.bracket_val,
                              args.zero_reference_val) if x]
-        if args.codec_clip is not None:
+        if args.codec_source is not None:
+            given.append(f"codec source {args.codec_source}" + (
+                "" if args.codec_clip is None else f", re-encoded at CRF {args.codec_clip}"))
+        elif args.codec_clip is not None:
             given.append(f"codec clip, CRF {args.codec_clip}")
         if len(given) != 1:
             raise ConfigError("give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE, "
-                              "--zero-reference-val RECIPE or --codec-clip CRF")
-        codec = args.codec_clip is not None
-        if codec:
+                              "--zero-reference-val RECIPE, --codec-clip CRF or --codec-source "
+                              "FILE")
+        codec = args.codec_clip is not None or args.codec_source is not None
+        if args.codec_source is not None:
+            # at their own size: a resize would blur the 8x8 grid the block ratio measures
+            samples = source_codec_samples(args.codec_source, args.codec_clip)[:args.limit]
+            paired = False
+        elif codec:
             samples, paired = codec_samples(args.codec_clip)[:args.limit], False
         elif args.synthetic_val:
             samples, paired = synthetic_samples(args.synthetic_val)[:args.limit], True

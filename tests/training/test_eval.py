@@ -80,12 +80,19 @@ def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
     (["{missing}"], "image folder .* does not exist"),
     (["{data}", "--enhancer", "nosuch"], "unknown enhancer 'nosuch'"),
     ([], "give one of DATA, --synthetic-val RECIPE, --bracket-val RECIPE, "
-         "--zero-reference-val RECIPE or --codec-clip CRF"),
+         "--zero-reference-val RECIPE, --codec-clip CRF or --codec-source FILE"),
     (["--codec-clip", "80"], "CRF must be an integer in 0..51"),
+    (["--codec-source", "{missing}"], "--codec-source: .*missing' is not a file"),
+    (["--codec-source", "{garbage}"], "cannot read .*garbage.mp4' as an image or a video: "
+                                      "Invalid data found"),
+    (["--codec-source", "{data}/low/p0.png", "--codec-clip", "52"],
+     "CRF must be an integer in 0..51"),
 ])
 def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     data = _paired_folder(tmp_path / "data", 1)
-    args = [a.format(missing=tmp_path / "missing", data=data) for a in args]
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video" * 100)
+    args = [a.format(missing=tmp_path / "missing", data=data, garbage=garbage) for a in args]
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "eval.py"), *args,
                            "--out", str(tmp_path / "o")], capture_output=True, text=True,
                           timeout=120)
@@ -125,6 +132,26 @@ def test_codec_clip_scores_blocks_and_near_black(tmp_path: Path) -> None:
     results = json.loads((out / "results.json").read_text())["results"]
     assert results["input"]["block_ratio"] > 1.0  # H.264 at CRF 40 shows its blocks
     assert results["gamma"]["dark_luma"] > results["input"]["dark_luma"]
+
+
+def test_codec_source_scores_a_recording_as_it_is_or_re_encoded(tmp_path: Path) -> None:
+    """A recording of one's own: scored as recorded (every 3rd frame, at its own size) or
+    after a second H.264 generation at a low bit rate, which shows more blocks."""
+    from pipeline.sample import write_night_clip
+
+    clip = write_night_clip(tmp_path / "drive.mp4", 320, 176, fps=30, seconds=0.4, audio=False,
+                            crf=18, seed=5).path
+    runs = {}
+    for name, extra in (("asis", []), ("crf45", ["--codec-clip", "45"])):
+        out = tmp_path / name
+        assert main(["--codec-source", str(clip), *extra, "--enhancer", "gamma,gamma=0.4",
+                     "--out", str(out)]) == 0
+        runs[name] = json.loads((out / "results.json").read_text())
+    assert runs["asis"]["images"] == runs["crf45"]["images"] == 4  # 12 frames, every 3rd
+    assert runs["crf45"]["data"].endswith("re-encoded at CRF 45")
+    asis, crf45 = runs["asis"]["results"], runs["crf45"]["results"]
+    assert crf45["input"]["block_ratio"] > asis["input"]["block_ratio"]
+    assert asis["gamma"]["dark_luma"] > asis["input"]["dark_luma"]
 
 
 def test_block_ratio_sees_blocks() -> None:
