@@ -69,10 +69,14 @@ class Registry(Generic[T]):
                 f"{prefix}unknown parameter(s) {', '.join(unknown)} for {self.kind} {name!r}; "
                 f"valid: {', '.join(sorted(params)) or '(none)'}"
             )
+        prefix = f"{where}: " if where else ""
         try:
             return self.get(name)(**kwargs)
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, ConfigError):
+        except ConfigError as exc:
+            # a value the constructor rejected: say where it was set (a config key path, a
+            # command-line spec), once: a nested build has already named a deeper path
+            if not where or str(exc).startswith(where):
                 raise
-            prefix = f"{where}: " if where else ""
+            raise ConfigError(f"{prefix}{exc}") from None
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"{prefix}bad parameters for {self.kind} {name!r}: {exc}") from exc

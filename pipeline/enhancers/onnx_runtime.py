@@ -103,6 +103,9 @@ class OnnxRuntimeEnhancer(Enhancer):
         self.threads = threads
         self.opset = opset
         self.model_args = dict(model_args or {})
+        if "weights" in self.model_args:
+            raise ConfigError("enhancer.model_args.weights: give the weights as "
+                              "enhancer.weights, not among the model's arguments")
         if onnx is not None:
             if weights is not None or model_args:
                 raise ConfigError("give either onnx=PATH or weights/model_args, not both: an "
@@ -121,7 +124,7 @@ class OnnxRuntimeEnhancer(Enhancer):
                                   f"{', '.join(NEURAL_MODELS)}")
             # The PyTorch enhancer reads and checks the weights now, so a bad file fails
             # before the pipeline starts; the export itself waits for start().
-            self._torch = build_enhancer(model, where=f"enhancer {self.name}", weights=weights,
+            self._torch = build_enhancer(model, where="enhancer", weights=weights,
                                          **self.model_args)
             weights_path = Path(getattr(self._torch, "weights_path"))
             from ..deploy.export import file_sha256

@@ -146,6 +146,22 @@ def test_bad_config_values_are_one_line_at_load(setting: str, pattern: str, clip
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("setting, pattern", [
+    ("enhancer.model_args.bilateral=-1", "enhancer: bilateral must be a number in [0, 20]"),
+    ("enhancer.model_args.tone=.nan", "enhancer: tone must be a number in [0.5, 2]"),
+    ("enhancer.model_args.weights=x.pt", "enhancer.model_args.weights: give the weights as "
+                                         "enhancer.weights"),
+])
+def test_bad_model_arguments_name_the_enhancer_block(setting: str, pattern: str, clip: Path,
+                                                     tmp_path: Path, capsys) -> None:
+    """The model's own arguments, checked when the enhancer is built (before any output is
+    opened): one line that names the block, no doubled prefix from the nested build."""
+    assert main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-q", "--set", setting]) == 2
+    line = _one_error(capsys, pattern)
+    assert "enhancer: enhancer" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("where, pattern", [
     ("missing/stats.json", "does not exist"),
     ("", "is a folder"),
