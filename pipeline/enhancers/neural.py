@@ -305,8 +305,8 @@ class LowResGuidedEnhancer(TorchEnhancer):
     the coefficients are smoothed over time and reset on a cut (:class:`TemporalSmoother`).
 
     Args:
-        exposure: target mean brightness in [0.05, 0.95] (0.25 dusk-like, 0.45 daylight-like),
-            or ``auto`` to let the network choose.
+        exposure: target mean brightness in [0.05, 0.95], a preset (``night`` 0.25, ``dusk``
+            0.35, ``daylight`` 0.45), or ``auto`` to let the network choose.
         temporal: weight of the previous frames' coefficients, in [0, 1); 0 turns smoothing
             off.
         cut_threshold: a mean luma change (fraction of full scale) on a 32x18 thumbnail above

@@ -15,7 +15,8 @@ from pipeline.enhancers.neural import (DEFAULT_EXPOSURE, TemporalSmoother, apply
                                        default_weights, low_views)
 from pipeline.errors import ConfigError
 from pipeline.models import create_model
-from pipeline.models.lowres_guided import AUTO, LowResGuided, check_exposure, luma_u8
+from pipeline.models.lowres_guided import (AUTO, EXPOSURE_PRESETS, LowResGuided,
+                                           check_exposure, luma_u8)
 from tests.clips import make_clip, probe
 from tests.common import ROOT, run_cli
 
@@ -316,9 +317,13 @@ def test_low_views_are_box_averages() -> None:
 
 def test_exposure_values() -> None:
     assert check_exposure("auto") == AUTO and check_exposure(0.4) == 0.4
-    for bad in (0.0, 1.2, float("nan"), "bright", True):
+    assert check_exposure("Dusk") == EXPOSURE_PRESETS["dusk"]
+    assert check_exposure("night") < check_exposure("dusk") < check_exposure("daylight")
+    for bad in (0.0, 1.2, float("nan"), True):
         with pytest.raises(ConfigError):
             check_exposure(bad)
+    with pytest.raises(ConfigError, match="one of auto, night, dusk, daylight, got 'bright'"):
+        check_exposure("bright")
     with pytest.raises(ConfigError):
         build_enhancer("lowres_guided", exposure=2.0)
 
@@ -333,6 +338,9 @@ def test_exposure_knob_is_monotonic() -> None:
     means = [build_enhancer("lowres_guided", exposure=e, temporal=0.0)(frames).mean()
              for e in (0.2, 0.3, 0.4, 0.5)]
     assert all(b > a + 1 for a, b in zip(means, means[1:])), means
+    named = [build_enhancer("lowres_guided", exposure=e, temporal=0.0)(frames).mean()
+             for e in ("night", "dusk", "daylight")]
+    assert named[0] + 1 < named[1] < named[2] - 1, named
     assert build_enhancer("lowres_guided").model.exposure == check_exposure(DEFAULT_EXPOSURE)
 
 
