@@ -309,8 +309,11 @@ def format_table(results: dict[str, dict[str, float]], keys: tuple[str, ...]) ->
 
 def evaluate(samples: list[Sample], specs: list[str], paired: bool,
              montage_rows: int = 4, codec: bool = False,
+             per_image: dict[str, list[dict[str, Any]]] | None = None,
              ) -> tuple[dict[str, dict[str, float]], np.ndarray]:
-    """Mean metrics per method (the input first) and the montage image (RGB)."""
+    """Mean metrics per method (the input first) and the montage image (RGB); with
+    ``per_image``, each method's scores of every image (with its name, the output's mean grey
+    and, for a pair, the target's) are put there as well."""
     from ..enhancers import build_enhancer
 
     keys = CODEC_KEYS if codec else PAIRED_KEYS if paired else NOREF_KEYS
@@ -328,6 +331,13 @@ def evaluate(samples: list[Sample], specs: list[str], paired: bool,
             for label, enhancer in methods:
                 out = sample.low if enhancer is None else run_enhancer(enhancer, sample.low)
                 per[label].append(score(out, sample, codec))
+                if per_image is not None:
+                    per_image.setdefault(label, []).append(
+                        {"image": sample.name, "mean_grey": float(out.mean()),
+                         **({} if sample.high is None else
+                            {"target_mean_grey": float(sample.high.mean())}),
+                         # nan (no near-black pixel) as JSON's null
+                         **{k: (None if v != v else v) for k, v in per[label][-1].items()}})
                 row.append((label, out))
             if sample.high is not None:
                 row.append(("ground truth", sample.high))
@@ -402,14 +412,17 @@ def main(argv: list[str] | None = None) -> int:
             paired = False
         else:
             samples, paired = load_samples(args.data, args.max_side, args.limit)
-        results, grid = evaluate(samples, args.enhancer, paired, args.montage_rows, codec)
+        per_image: dict[str, list[dict[str, Any]]] = {}
+        results, grid = evaluate(samples, args.enhancer, paired, args.montage_rows, codec,
+                                 per_image)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         table = format_table(results, CODEC_KEYS if codec else
                              PAIRED_KEYS if paired else NOREF_KEYS)
         (out / "results.json").write_text(json.dumps(
             {"data": given[0], "paired": paired,
-             "images": len(samples), "results": results}, indent=2) + "\n")
+             "images": len(samples), "results": results, "per_image": per_image},
+            indent=2) + "\n")
         (out / "table.md").write_text(table + "\n")
         if not cv2.imwrite(str(out / "montage.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
             raise ConfigError(f"cannot write {out / 'montage.png'}")

@@ -46,6 +46,12 @@ def test_paired_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["paired"] is True and results["images"] == 3
+    # each image's own scores too, under its name, with the output's mean grey
+    per = results["per_image"]
+    assert [r["image"] for r in per["lift"]] == ["p0", "p1", "p2"]
+    assert np.mean([r["psnr"] for r in per["gamma"]]) == pytest.approx(
+        results["results"]["gamma"]["psnr"])
+    assert all(r["mean_grey"] > q["mean_grey"] for r, q in zip(per["gamma"], per["input"]))
     rows = results["results"]
     assert list(rows) == ["input", "gamma", "lift"]
     low = cv2.imread(str(data / "low" / "p0.png"))
