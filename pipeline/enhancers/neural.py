@@ -346,15 +346,13 @@ class LowResGuidedEnhancer(TorchEnhancer):
 
     @staticmethod
     def model_kwargs_from_state(state: dict[str, Any]) -> dict[str, Any]:
-        """The levels' channels (``enc1``, ``enc2``, ... first convolutions), whether the
-        file has the global path and its histogram's bins, read from the file."""
+        """The levels' channels (``enc1``, ``enc2``, ... first convolutions) and whether the
+        file has the global path, read from the file."""
         width_from_state(state, "enc1.0.0.weight", 1, "a lowres_guided")
         channels = []
         while (first := state.get(f"enc{len(channels) + 1}.0.0.weight")) is not None:
             channels.append(int(first.shape[0]))
-        hist = state.get("global_hist.weight")
-        return {"channels": channels, "global_context": "global_fc.0.weight" in state,
-                **({"histogram": int(hist.shape[1])} if hist is not None else {})}
+        return {"channels": channels, "global_context": "global_fc.0.weight" in state}
 
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         import torch

@@ -189,16 +189,13 @@ class LowResGuided(nn.Module):
             above 1 it darkens the mid-tones and shadows and keeps black and white (a night
             scene stays night-like at the network's own ``auto`` brightness, without the
             pumping of a fixed ``exposure``); 1 is the network's output.
-        histogram: with ``global_context``, the number of bins (0: none, else 4 to 64) of the
-            low view's grey histogram that the global path also reads, as a camera's
-            auto-exposure does: how much of the frame is near black, how much is a light.
     """
 
     def __init__(self, width: float = 1.0, scale: int = 8, radius: int = 1,
                  exposure: float = AUTO, channels: list[int] | tuple[int, ...] | None = None,
                  global_context: bool = False, deblock: bool = True,
                  denoise: float = DENOISE, tone: float = TONE,
-                 bilateral: float = BILATERAL, histogram: int = 0) -> None:
+                 bilateral: float = BILATERAL) -> None:
         super().__init__()
         from ..errors import ConfigError
 
@@ -220,12 +217,6 @@ class LowResGuided(nn.Module):
         self.channels = tuple(ch)
         self.levels = len(ch)
         self.global_context = bool(global_context)
-        if isinstance(histogram, bool) or not isinstance(histogram, int) or not (
-                histogram == 0 or 4 <= histogram <= 64):
-            raise ConfigError(f"histogram must be 0 or an integer in 4..64, got {histogram!r}")
-        if histogram and not self.global_context:
-            raise ConfigError("histogram needs global_context: true (the global path reads it)")
-        self.histogram = histogram
         self.deblock = bool(deblock)
         self.denoise = check_denoise(denoise)
         self.bilateral = check_bilateral(bilateral)
@@ -248,14 +239,6 @@ class LowResGuided(nn.Module):
             self.global_fc = nn.Sequential(nn.Linear(ch[-1], ch[-1]),
                                            nn.LeakyReLU(0.2, inplace=True),
                                            nn.Linear(ch[-1], ch[-1]))
-        if self.histogram:
-            # the histogram joins the global path's first layer (a separate layer, so files
-            # without it keep loading); bin centres evenly spaced in sqrt(grey), which gives
-            # the dark end, where a night frame's mass is, most of the bins
-            self.global_hist = nn.Linear(self.histogram, ch[-1], bias=False)
-            self.register_buffer("hist_centres",
-                                 torch.linspace(0.0, 1.0, self.histogram).reshape(1, -1, 1, 1),
-                                 persistent=False)
         # ... and, as a scale and shift (FiLM), the features after the last GroupNorm: every
         # GroupNorm here has one or two channels per group and removes each map's mean, so an
         # exposure that entered earlier only as a constant would be normalized away before
@@ -295,10 +278,7 @@ class LowResGuided(nn.Module):
         d = skips.pop()
         d = d + self.exposure_bias(exposure.reshape(-1, 1).to(x.dtype))[:, :, None, None]
         if self.global_context:
-            hidden = self.global_fc[0](d.mean(dim=(2, 3)))
-            if self.histogram:
-                hidden = hidden + self.global_hist(self.grey_histogram(low))
-            d = d + self.global_fc[2](self.global_fc[1](hidden))[:, :, None, None]
+            d = d + self.global_fc(d.mean(dim=(2, 3)))[:, :, None, None]
         for level in range(self.levels - 1, 0, -1):
             d = getattr(self, f"up{level}")(d, skips.pop())
         scale, shift = self.exposure_film(exposure.reshape(-1, 1).to(x.dtype)).chunk(2, dim=1)
@@ -307,14 +287,6 @@ class LowResGuided(nn.Module):
         y = torch.sigmoid(out[:, :3])
         eps = EPS_SCALE * F.softplus(out[:, 3:4]) + EPS_MIN
         return y, eps
-
-    def grey_histogram(self, low: torch.Tensor) -> torch.Tensor:
-        """``(N, histogram)``: the share of the low view's pixels in each bin of
-        ``sqrt(grey)`` (triangular bins: each pixel split between its two nearest centres, so
-        the histogram is differentiable and sums to 1)."""
-        g = low.mean(dim=1, keepdim=True).clamp(0.0, 1.0).sqrt()
-        weights = F.relu(1.0 - (g - self.hist_centres).abs() * (self.histogram - 1))
-        return weights.mean(dim=(2, 3))
 
     def coefficients(self, x: torch.Tensor,
                      exposure: float | torch.Tensor | None = None) -> tuple[torch.Tensor,

@@ -208,7 +208,7 @@ def test_real_time_graphs_use_only_operators_tensorrt_10_3_parses(name: str, io:
     if io == "low" and name != "lowres_guided":
         pytest.skip("only lowres_guided has a low-view graph")
     path = tmp_path / "m.onnx"
-    model = create_model(name, channels=[8, 16, 32, 64], global_context=True, histogram=16) \
+    model = create_model(name, channels=[8, 16, 32, 64], global_context=True) \
         if name == "lowres_guided" else _model(name)
     export_onnx(model.eval(), path, name=name, io=io, check_shapes=((1, 48, 80),))
     graph = onnx.load(str(path)).graph

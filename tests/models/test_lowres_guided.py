@@ -463,36 +463,6 @@ def test_more_levels_and_the_global_path_load_from_their_file(tmp_path: Path) ->
         LowResGuided(global_context="yes")
 
 
-def test_the_histogram_global_path_loads_exports_and_reads_brightness(tmp_path: Path) -> None:
-    """The global path's grey histogram: bins read from the file, a distribution (sums to 1)
-    that moves up with the frame's brightness, and the ONNX Runtime graph matches PyTorch."""
-    torch.manual_seed(1)
-    model = LowResGuided(channels=[8, 16, 32], global_context=True, histogram=8)
-    with torch.no_grad():
-        for q in model.parameters():
-            q.add_(0.05 * torch.randn_like(q))
-    dark, bright = torch.full((1, 3, 24, 32), 0.02), torch.full((1, 3, 24, 32), 0.6)
-    hist_dark, hist_bright = model.grey_histogram(dark), model.grey_histogram(bright)
-    assert torch.allclose(hist_dark.sum(1), torch.ones(1))
-    centres = torch.linspace(0, 1, 8)
-    assert (hist_bright * centres).sum() > (hist_dark * centres).sum() + 0.4
-    path = tmp_path / "hist.pt"
-    torch.save(model.state_dict(), path)
-    torch_enh = build_enhancer("lowres_guided", weights=str(path), temporal=0.0)
-    assert torch_enh.model.histogram == 8
-    ort_enh = build_enhancer("onnxruntime", model="lowres_guided", weights=str(path),
-                             model_args={"temporal": 0.0}, cache_dir=str(tmp_path / "engines"))
-    frames = _frames(2, 75, 131, seed=4)
-    a, b = torch_enh(frames), ort_enh(frames)
-    assert not np.isnan(a.astype(float)).any() and np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    assert np.abs(a.astype(int) - _reference(torch_enh.model, frames)).max() <= 2
-    for bad in (3, 65, 2.5, True):
-        with pytest.raises(ConfigError, match="histogram must be 0 or an integer in 4..64"):
-            LowResGuided(global_context=True, histogram=bad)
-    with pytest.raises(ConfigError, match="histogram needs global_context"):
-        LowResGuided(histogram=16)
-
-
 def test_reset_starts_a_new_stream(weights: Path) -> None:
     """Without ``reset`` a frame after a similar one is smoothed toward it (the same scene for
     the cut detector, no block moved); ``reset`` (a batch's next file, an evaluation's next image)
