@@ -174,38 +174,6 @@ def codec_samples(crf: int, width: int = 640, height: int = 360, frames: int = 1
             if i % every == every - 1]
 
 
-def h264_roundtrip_frames(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
-    """``frames`` (uint8 RGB, one size) encoded as one H.264 clip (libx264, yuv420p,
-    ``veryfast``, I- and P-frames, one thread: deterministic) and decoded back; odd sides lose
-    their last row or column (4:2:0 needs even sides)."""
-    import av
-
-    _check_crf(crf)
-    h, w = (frames[0].shape[0] // 2) * 2, (frames[0].shape[1] // 2) * 2
-    if h == 0 or w == 0:
-        raise ConfigError(f"a frame of {frames[0].shape[1]}x{frames[0].shape[0]} is too small "
-                          "to encode")
-    encoder = av.CodecContext.create("libx264", "w")
-    encoder.width, encoder.height = w, h
-    encoder.pix_fmt = "yuv420p"
-    encoder.time_base = encoder.framerate = 30
-    encoder.thread_count = 1
-    encoder.options = {"crf": str(crf), "preset": "veryfast"}
-    decoder = av.CodecContext.create("h264", "r")
-    out: list[np.ndarray] = []
-
-    def drain(packets: list[Any]) -> None:
-        for packet in packets:
-            out.extend(f.to_ndarray(format="rgb24") for f in decoder.decode(packet))
-
-    for image in frames:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="rgb24")
-        drain(list(encoder.encode(frame)))
-    drain(list(encoder.encode(None)))
-    out.extend(f.to_ndarray(format="rgb24") for f in decoder.decode(None))
-    return out
-
-
 def source_codec_samples(path: str, crf: int | None = None, frames: int = 12,
                          every: int = 3) -> list[Sample]:
     """Frames of a recording of one's own for the codec scores: a video file's first
@@ -238,7 +206,15 @@ def source_codec_samples(path: str, crf: int | None = None, frames: int = 12,
             raise ConfigError(f"--codec-source: {path!r} changes resolution in its first "
                               f"{len(decoded)} frames")
     if crf is not None:
-        decoded = h264_roundtrip_frames(decoded, crf)
+        from .data.synth import h264_roundtrip_frames
+
+        _check_crf(crf)
+        h, w = (decoded[0].shape[0] // 2) * 2, (decoded[0].shape[1] // 2) * 2
+        if h == 0 or w == 0:
+            raise ConfigError(f"--codec-source: a frame of {decoded[0].shape[1]}x"
+                              f"{decoded[0].shape[0]} is too small to encode")
+        # 4:2:0 needs even sides: an odd side loses its last row or column
+        decoded = h264_roundtrip_frames([f[:h, :w] for f in decoded], crf)
     tag = source.stem if crf is None else f"{source.stem}_crf{crf}"
     keep = [i for i in range(len(decoded)) if len(decoded) < every or i % every == every - 1]
     return [Sample(f"{tag}_{i:03d}", decoded[i]) for i in keep]

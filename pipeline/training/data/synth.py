@@ -286,18 +286,26 @@ def crush_blacks(image: np.ndarray, level: int) -> np.ndarray:
 def h264_roundtrip(image: np.ndarray, crf: int) -> np.ndarray:
     """``image`` (uint8 RGB) encoded as one H.264 intra frame (libx264, yuv420p, ``crf``,
     one thread: deterministic) and decoded back, at the same size (odd sides edge-padded)."""
-    import av
-
     h, w = image.shape[:2]
     padded = cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    return h264_roundtrip_frames([padded], crf)[0][:h, :w]
+
+
+def h264_roundtrip_frames(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """``frames`` (uint8 RGB, one size, even sides) encoded as one H.264 clip (libx264,
+    yuv420p, ``veryfast``, ``crf``; I- and P-frames; one thread: deterministic) and decoded
+    back."""
+    import av
+
     encoder = av.CodecContext.create("libx264", "w")
-    encoder.width, encoder.height = padded.shape[1], padded.shape[0]
+    encoder.width, encoder.height = frames[0].shape[1], frames[0].shape[0]
     encoder.pix_fmt = "yuv420p"
     encoder.time_base = encoder.framerate = 25
     encoder.thread_count = 1
     encoder.options = {"crf": str(crf), "preset": "veryfast"}
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(padded), format="rgb24")
-    packets = list(encoder.encode(frame)) + list(encoder.encode(None))
+    packets = [p for image in frames for p in encoder.encode(
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"))]
+    packets += list(encoder.encode(None))
     decoder = av.CodecContext.create("h264", "r")
     decoded = [f for p in packets for f in decoder.decode(p)] + list(decoder.decode(None))
-    return decoded[0].to_ndarray(format="rgb24")[:h, :w]
+    return [f.to_ndarray(format="rgb24") for f in decoded]
