@@ -352,8 +352,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
         channels = []
         while (first := state.get(f"enc{len(channels) + 1}.0.0.weight")) is not None:
             channels.append(int(first.shape[0]))
-        return {"channels": channels, "global_context": "global_fc.0.weight" in state,
-                "block_std": int(state["enc1.0.0.weight"].shape[1]) == 5}
+        return {"channels": channels, "global_context": "global_fc.0.weight" in state}
 
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         import torch
@@ -364,7 +363,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
             views = greys = None
             if self.device.type == "cpu":
                 greys = self.applier.grey_buffer(frames)
-                views = low_views(frames, self.model.scale, greys, self.model.block_std)
+                views = low_views(frames, self.model.scale, greys)
                 rows = self.model.forward_low(torch.from_numpy(views)).numpy()
             else:
                 x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
@@ -466,19 +465,18 @@ class TemporalSmoother:
         return out
 
 
-def low_views(frames: np.ndarray, scale: int, greys: np.ndarray | None = None,
-              squares: bool = False) -> np.ndarray:
+def low_views(frames: np.ndarray, scale: int,
+              greys: np.ndarray | None = None) -> np.ndarray:
     """``lowres_guided``'s low views of uint8 ``(N, H, W, 3)`` frames: each frame edge-padded to
     a multiple of ``scale`` and box-averaged by it (``INTER_AREA`` by an integer factor), RGB
-    and grey, ``(N, H / scale, W / scale, 4)`` float32 in [0, 1]; with ``squares`` (a
-    ``block_std`` model) a fifth plane, the box averages of the grey's square.
+    and grey, ``(N, H / scale, W / scale, 4)`` float32 in [0, 1].
 
     ``greys`` ``(N, H, W)`` uint8, where given, receives the frames' grey images, which the
     views are made from and :class:`GuidedApplier` needs again (one conversion, not two)"""
     n, height, width, _ = frames.shape
     pad_h, pad_w = -height % scale, -width % scale
     h, w = (height + pad_h) // scale, (width + pad_w) // scale
-    out = np.empty((n, h, w, 5 if squares else 4), np.float32)
+    out = np.empty((n, h, w, 4), np.float32)
     for i in range(n):
         frame = np.ascontiguousarray(frames[i])
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY,
@@ -490,11 +488,7 @@ def low_views(frames: np.ndarray, scale: int, greys: np.ndarray | None = None,
         # four-channel image first cost more than all the averaging (2.7 ms at 1080p)
         out[i, ..., :3] = _block_means(frame, scale, h, w)
         out[i, ..., 3] = _block_means(grey, scale, h, w)
-        if squares:
-            out[i, ..., 4] = _block_square_means(grey, scale, h, w)
-    out[..., :4] *= 1.0 / 255.0
-    if squares:
-        out[..., 4] *= 1.0 / (255.0 * 255.0)
+    out *= 1.0 / 255.0
     return out
 
 
@@ -512,22 +506,6 @@ def _block_means(image: np.ndarray, scale: int, h: int, w: int) -> np.ndarray:
     shape = (h, w * scale, channels) if image.ndim == 3 else (h, w * scale)
     means = cv2.resize(sums.astype(np.float32).reshape(shape), (w, h),
                        interpolation=cv2.INTER_AREA)
-    means *= 1.0 / scale
-    return means
-
-
-def _block_square_means(grey: np.ndarray, scale: int, h: int, w: int) -> np.ndarray:
-    """The means of the squares of a uint8 ``grey`` image's ``scale`` x ``scale`` blocks (its
-    size a multiple of the scale), float32 ``(h, w)``, in levels squared."""
-    if scale > 66051:  # a column of squared 8-bit values would overflow uint32
-        square = grey.astype(np.float64) ** 2
-        return cv2.resize(square, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
-    # as :func:`_block_means`: each block's rows summed exactly (the squares in uint16, their
-    # sums in uint32), the columns averaged in float at 1/scale of the height (0.8 ms at 1080p)
-    square = grey.astype(np.uint16)
-    np.multiply(square, square, out=square)
-    sums = square.reshape(h, scale, w * scale).sum(axis=1, dtype=np.uint32)
-    means = cv2.resize(sums.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
     means *= 1.0 / scale
     return means
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from pipeline.enhancers import build_enhancer
 from pipeline.enhancers.neural import (DEFAULT_EXPOSURE, TemporalSmoother, apply_guided,
@@ -462,87 +461,6 @@ def test_more_levels_and_the_global_path_load_from_their_file(tmp_path: Path) ->
         LowResGuided(channels=[8, 48])
     with pytest.raises(ConfigError, match="global_context"):
         LowResGuided(global_context="yes")
-
-
-@pytest.fixture(scope="module")
-def std_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A perturbed ``block_std`` network (the blocks' grey standard deviation as an input)."""
-    torch.manual_seed(1)
-    model = LowResGuided(channels=[8, 16, 32], global_context=True, block_std=True)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-        # the detail input's weights large enough that it visibly changes the result
-        model.enc1[0][0].weight[:, 4].mul_(20.0)
-    path = tmp_path_factory.mktemp("lgs") / "lgs.pt"
-    torch.save(model.state_dict(), path)
-    return path
-
-
-def test_low_views_with_squares_are_box_averages_of_the_grey_squared() -> None:
-    import cv2
-
-    frames = _frames(2, 21, 35, seed=4)
-    views = low_views(frames, 8, squares=True)
-    assert views.shape == (2, 3, 5, 5)
-    assert np.array_equal(views[..., :4], low_views(frames, 8))
-    grey = cv2.cvtColor(frames[1], cv2.COLOR_RGB2GRAY).astype(np.float64)
-    padded = np.pad(grey, ((0, 3), (0, 5)), mode="edge")
-    want = (padded ** 2).reshape(3, 8, 5, 8).mean(axis=(1, 3)) / 255.0 ** 2
-    assert np.allclose(views[1, ..., 4], want, rtol=1e-6, atol=1e-7)
-
-
-def test_block_detail_reads_each_blocks_standard_deviation() -> None:
-    from pipeline.models.lowres_guided import BLOCK_STD_NORM, block_detail
-
-    rng = np.random.default_rng(0)
-    flat = torch.full((1, 1, 16, 16), 40.0 / 255.0)
-    noisy = torch.from_numpy(np.clip(np.rint(40 + 6 * rng.standard_normal((16, 16))), 0, 255)
-                             / 255.0).float()[None, None]
-    for image, sigma in ((flat, 0.0), (noisy, float(noisy.std(unbiased=False)) * 255)):
-        mean = F.avg_pool2d(image, 16)
-        detail = block_detail(mean, F.avg_pool2d(image * image, 16))
-        assert detail.item() == pytest.approx(np.log1p(sigma) / BLOCK_STD_NORM, abs=2e-3)
-
-
-def test_block_std_model_loads_and_its_host_paths_match_the_graph(std_weights: Path) -> None:
-    """The file says it takes the detail input (its first layer's fifth channel); the PyTorch
-    host path, ONNX Runtime's low-view graph and the whole-frame graph agree with the model,
-    and the detail input changes the result (it is not ignored)."""
-    torch_enh = build_enhancer("lowres_guided", weights=str(std_weights), temporal=0.0)
-    assert torch_enh.model.block_std
-    ort_enh = build_enhancer("onnxruntime", model="lowres_guided", weights=str(std_weights),
-                             model_args={"temporal": 0.0})
-    frames = _frames(2, 75, 131, seed=3)
-    a, b = torch_enh(frames), ort_enh(frames)
-    assert ort_enh.io == "low" and ort_enh.session.get_inputs()[0].shape[3] == 5
-    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    reference = _reference(torch_enh.model, frames)
-    assert np.abs(a.astype(int) - reference).max() <= 2
-    full = build_enhancer("onnxruntime", model="lowres_guided", weights=str(std_weights),
-                          host_lut=False)
-    assert np.abs(full(frames).astype(int) - reference).max() <= 1
-    # the same block means with the detail inside the blocks smoothed away: another result
-    smoothed = np.repeat(np.repeat(low_views(frames, 8)[..., :3] * 255, 8, 1), 8, 2)
-    with torch.no_grad():
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
-        y = torch.from_numpy(smoothed[:, :75, :131]).permute(0, 3, 1, 2).float() / 255
-        e_x, _ = torch_enh.model.enhance_low(
-            torch_enh.model.low_view(x), torch.full((2,), -1.0),
-            block_detail_of(torch_enh.model, x))
-        e_y, _ = torch_enh.model.enhance_low(
-            torch_enh.model.low_view(x), torch.full((2,), -1.0),
-            block_detail_of(torch_enh.model, y))
-    assert (e_x - e_y).abs().max().item() > 0.01
-    with pytest.raises(ConfigError, match="block_std"):
-        LowResGuided(block_std="yes")
-
-
-def block_detail_of(model: LowResGuided, x: torch.Tensor) -> torch.Tensor:
-    from pipeline.models.lowres_guided import block_detail
-
-    y = luma_u8(x)
-    return block_detail(model.low_view(y), model.low_view(y * y))
 
 
 def test_reset_starts_a_new_stream(weights: Path) -> None:
