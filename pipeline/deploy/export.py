@@ -109,8 +109,7 @@ class RowsModel(nn.Module):
 
 class LowModel(nn.Module):
     """``lowres_guided`` from host-made low views to its coefficients: float ``(N, h, w, 4)``
-    (RGB and grey box averages in [0, 1]; a ``fine_detail`` model's ``(N, h, w, 5)``, the
-    blocks' fine-scale energy fifth) in, ``(N, h, w, 6)`` (``A`` and ``255 * B``) out.
+    (RGB and grey box averages in [0, 1]) in, ``(N, h, w, 6)`` (``A`` and ``255 * B``) out.
 
     A CPU host downscales and applies the transform faster with OpenCV than a graph would on
     full-resolution tensors (``enhancers.neural.low_views`` / ``apply_guided``), and smooths the
@@ -152,10 +151,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _sample(io_kind: IO, n: int, h: int, w: int, seed: int,
-            fine: bool = False) -> torch.Tensor:
-    """A dark, textured test input: night frames are what the models must get right
-    (``fine``: low views with the blocks' fine-scale energy, for a ``fine_detail`` model)."""
+def _sample(io_kind: IO, n: int, h: int, w: int, seed: int) -> torch.Tensor:
+    """A dark, textured test input: night frames are what the models must get right."""
     g = torch.Generator().manual_seed(seed)
     frames = (torch.rand(n, h, w, 3, generator=g) ** 2 * 120).round().to(torch.uint8)
     if io_kind in ("uint8", "rows"):
@@ -163,7 +160,7 @@ def _sample(io_kind: IO, n: int, h: int, w: int, seed: int,
     if io_kind == "low":
         from ..enhancers.neural import low_views
 
-        return torch.from_numpy(low_views(frames.numpy(), 8, fine=fine))
+        return torch.from_numpy(low_views(frames.numpy(), 8))
     return frames.permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -238,8 +235,7 @@ def export_onnx(
     reference = graph
     if precision == "fp16":
         graph = FrameModel(half_model(model), torch.float16).eval()
-    fine = bool(getattr(model, "fine_detail", False))
-    example = _sample(io, *check_shapes[0], seed=0, fine=fine)
+    example = _sample(io, *check_shapes[0], seed=0)
     axes = {0: "batch", 1: "height", 2: "width"} if io != "float" else \
         {0: "batch", 2: "height", 3: "width"}
     buffer = BytesIO()
@@ -268,7 +264,7 @@ def export_onnx(
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     diffs: dict[str, float] = {}
     for i, shape in enumerate(check_shapes):
-        x = _sample(io, *shape, seed=i + 1, fine=fine)
+        x = _sample(io, *shape, seed=i + 1)
         with torch.no_grad():
             ref = reference(x).numpy()
         out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]

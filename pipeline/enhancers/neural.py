@@ -352,8 +352,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
         channels = []
         while (first := state.get(f"enc{len(channels) + 1}.0.0.weight")) is not None:
             channels.append(int(first.shape[0]))
-        return {"channels": channels, "global_context": "global_fc.0.weight" in state,
-                "fine_detail": int(state["enc1.0.0.weight"].shape[1]) == 5}
+        return {"channels": channels, "global_context": "global_fc.0.weight" in state}
 
     def enhance(self, frames: np.ndarray) -> np.ndarray:
         import torch
@@ -364,7 +363,7 @@ class LowResGuidedEnhancer(TorchEnhancer):
             views = greys = None
             if self.device.type == "cpu":
                 greys = self.applier.grey_buffer(frames)
-                views = low_views(frames, self.model.scale, greys, self.model.fine_detail)
+                views = low_views(frames, self.model.scale, greys)
                 rows = self.model.forward_low(torch.from_numpy(views)).numpy()
             else:
                 x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
@@ -466,20 +465,18 @@ class TemporalSmoother:
         return out
 
 
-def low_views(frames: np.ndarray, scale: int, greys: np.ndarray | None = None,
-              fine: bool = False) -> np.ndarray:
+def low_views(frames: np.ndarray, scale: int,
+              greys: np.ndarray | None = None) -> np.ndarray:
     """``lowres_guided``'s low views of uint8 ``(N, H, W, 3)`` frames: each frame edge-padded to
     a multiple of ``scale`` and box-averaged by it (``INTER_AREA`` by an integer factor), RGB
-    and grey, ``(N, H / scale, W / scale, 4)`` float32 in [0, 1]; with ``fine`` (a
-    ``fine_detail`` model, ``scale`` even) a fifth plane, each block's fine-scale energy
-    (``models.lowres_guided.fine_energy``: in [0, 1] units, computed exactly).
+    and grey, ``(N, H / scale, W / scale, 4)`` float32 in [0, 1].
 
     ``greys`` ``(N, H, W)`` uint8, where given, receives the frames' grey images, which the
     views are made from and :class:`GuidedApplier` needs again (one conversion, not two)"""
     n, height, width, _ = frames.shape
     pad_h, pad_w = -height % scale, -width % scale
     h, w = (height + pad_h) // scale, (width + pad_w) // scale
-    out = np.empty((n, h, w, 5 if fine else 4), np.float32)
+    out = np.empty((n, h, w, 4), np.float32)
     for i in range(n):
         frame = np.ascontiguousarray(frames[i])
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY,
@@ -491,9 +488,7 @@ def low_views(frames: np.ndarray, scale: int, greys: np.ndarray | None = None,
         # four-channel image first cost more than all the averaging (2.7 ms at 1080p)
         out[i, ..., :3] = _block_means(frame, scale, h, w)
         out[i, ..., 3] = _block_means(grey, scale, h, w)
-        if fine:
-            out[i, ..., 4] = _fine_energy(grey, scale, h, w)
-    out[..., :4] *= 1.0 / 255.0
+    out *= 1.0 / 255.0
     return out
 
 
@@ -513,26 +508,6 @@ def _block_means(image: np.ndarray, scale: int, h: int, w: int) -> np.ndarray:
                        interpolation=cv2.INTER_AREA)
     means *= 1.0 / scale
     return means
-
-
-def _fine_energy(grey: np.ndarray, scale: int, h: int, w: int) -> np.ndarray:
-    """Each ``scale`` block's mean squared difference of a uint8 ``grey`` image (its size a
-    multiple of the even ``scale``) from its 2x2 cells' means, float32 ``(h, w)`` in [0, 1]
-    units (``models.lowres_guided.fine_energy``): the blocks' mean of ``y^2`` less their mean
-    of the cells' squared means, in float32 (within 0.001 levels^2 of the exact value at
-    ``scale`` 8: every term is an integer, or one over a power of two)."""
-    height, width = grey.shape
-    squares = grey.astype(np.float32)
-    np.multiply(squares, squares, out=squares)
-    energy = cv2.resize(squares, (w, h), interpolation=cv2.INTER_AREA)
-    # the cells' sums over two: each pair of rows added, then each pair of columns averaged
-    cells = cv2.resize(cv2.add(grey[0::2], grey[1::2], dtype=cv2.CV_32F),
-                       (width // 2, height // 2), interpolation=cv2.INTER_AREA)
-    cv2.multiply(cells, cells, dst=cells)
-    cell_means = cv2.resize(cells, (w, h), interpolation=cv2.INTER_AREA)
-    cv2.scaleAdd(cell_means, -0.25, energy, dst=energy)
-    energy *= 1.0 / (255.0 * 255.0)
-    return energy
 
 
 class GuidedApplier:

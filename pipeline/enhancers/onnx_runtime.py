@@ -197,7 +197,7 @@ class OnnxRuntimeEnhancer(Enhancer):
                                 f"{str(self.onnx_path)!r}: {exc}") from None
         inputs = session.get_inputs()
         low_graph = (len(inputs) == 1 and inputs[0].type == "tensor(float)"
-                     and len(inputs[0].shape) == 4 and inputs[0].shape[3] in (4, 5))
+                     and len(inputs[0].shape) == 4 and inputs[0].shape[3] == 4)
         if not low_graph and (len(inputs) != 1 or inputs[0].type != "tensor(uint8)"
                               or len(inputs[0].shape) != 4):
             raise EnhancerError(f"enhancer {self.name!r}: {str(self.onnx_path)!r} is not a "
@@ -214,8 +214,6 @@ class OnnxRuntimeEnhancer(Enhancer):
 
             torch_model = getattr(self._torch, "model", None)
             self._scale = int(getattr(torch_model, "scale", 8))
-            # a fifth plane (the blocks' fine-scale energy) for a fine_detail model's graph
-            self._fine = inputs[0].shape[3] == 5
             self._smoother = getattr(self._torch, "smoother", None) or TemporalSmoother()
             self._applier = GuidedApplier(bool(getattr(torch_model, "deblock", True)),
                                           float(getattr(torch_model, "denoise", 0.0)),
@@ -238,7 +236,7 @@ class OnnxRuntimeEnhancer(Enhancer):
             from .neural import low_views
 
             greys = self._applier.grey_buffer(frames)
-            views = low_views(frames, self._scale, greys, self._fine)
+            views = low_views(frames, self._scale, greys)
             rows = self.session.run([self.output_name], {self.input_name: views})[0]
             out = self._applier(frames, self._smoother(rows, frames, views[..., 3]),
                                 self._scale, views[..., 3], greys)

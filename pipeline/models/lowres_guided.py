@@ -79,9 +79,6 @@ IMMERKAER = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
 NOISE_ROW_STEP = 8
 #: the default tone curve ``out ** TONE`` after the transform (see ``tone``)
 TONE = 1.0
-#: the fine-detail input (``fine_detail``): ``log1p(sigma) / FINE_DETAIL_NORM`` for a block's
-#: fine-scale grey deviation ``sigma`` in levels (noise 1-10, edges more: about [0, 1])
-FINE_DETAIL_NORM = 5.0
 
 
 def luma_u8(x: torch.Tensor) -> torch.Tensor:
@@ -165,25 +162,6 @@ def bilateral_luma(y: torch.Tensor, strength: float) -> torch.Tensor:
     return num / den
 
 
-def fine_energy(y: torch.Tensor, scale: int) -> torch.Tensor:
-    """Each ``scale`` block's mean squared difference of the grey ``y`` ``(N, 1, H, W)`` from
-    its 2x2 cells' means (the finest scale's variation: in a flat area, noise), ``y``
-    edge-padded to a multiple of ``scale`` (even) as the low views are: ``(N, 1, h, w)``, in
-    FP32 (a difference of two close numbers). ``enhancers.neural.low_views`` computes the
-    same in exact integers on a host."""
-    yp = pad_to_multiple(y.float(), scale)
-    # the differences themselves, squared (not E[y^2] - E[m^2]: in FP32 that cancels to
-    # several levels^2 in bright areas, where noise is about 1)
-    cells = F.interpolate(F.avg_pool2d(yp, 2), scale_factor=2.0, mode="nearest")
-    return F.avg_pool2d((yp - cells) * (yp - cells), scale)
-
-
-def fine_detail(energy: torch.Tensor) -> torch.Tensor:
-    """The network's fine-detail input, ``log1p(sigma) / FINE_DETAIL_NORM`` for the deviation
-    ``sigma`` (levels) whose square is :func:`fine_energy`'s (in [0, 1] units)."""
-    return torch.log1p(torch.sqrt(energy.float()) * 255.0) * (1.0 / FINE_DETAIL_NORM)
-
-
 def box(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over a ``(2r+1)^2`` window, the window cut at the borders (not zero-padded)."""
     return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
@@ -211,19 +189,13 @@ class LowResGuided(nn.Module):
             above 1 it darkens the mid-tones and shadows and keeps black and white (a night
             scene stays night-like at the network's own ``auto`` brightness, without the
             pumping of a fixed ``exposure``); 1 is the network's output.
-        fine_detail: the network also sees each block's finest-scale variation
-            (:func:`fine_energy`: the grey's deviation from its 2x2 cells' means, noise in a
-            flat area), which the block means hide: the full-resolution U-Net's brightness
-            choice depends on that scale (a Gaussian blur of sigma 1 before it moves its
-            synthetic PSNR from 19.8 to 18.8 dB). Needs an even ``scale``. Read from the
-            weights file.
     """
 
     def __init__(self, width: float = 1.0, scale: int = 8, radius: int = 1,
                  exposure: float = AUTO, channels: list[int] | tuple[int, ...] | None = None,
                  global_context: bool = False, deblock: bool = True,
                  denoise: float = DENOISE, tone: float = TONE,
-                 bilateral: float = BILATERAL, fine_detail: bool = False) -> None:
+                 bilateral: float = BILATERAL) -> None:
         super().__init__()
         from ..errors import ConfigError
 
@@ -232,8 +204,7 @@ class LowResGuided(nn.Module):
             raise ConfigError(f"scale must be an integer >= 2, got {scale!r}")
         if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
             raise ConfigError(f"radius must be an integer >= 1, got {radius!r}")
-        for name, flag in (("global_context", global_context), ("deblock", deblock),
-                           ("fine_detail", fine_detail)):
+        for name, flag in (("global_context", global_context), ("deblock", deblock)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"{name} must be true or false, got {flag!r}")
         self.scale = scale
@@ -246,16 +217,13 @@ class LowResGuided(nn.Module):
         self.channels = tuple(ch)
         self.levels = len(ch)
         self.global_context = bool(global_context)
-        self.fine_detail = bool(fine_detail)
-        if self.fine_detail and scale % 2:
-            raise ConfigError(f"fine_detail needs an even scale, got {scale}")
         self.deblock = bool(deblock)
         self.denoise = check_denoise(denoise)
         self.bilateral = check_bilateral(bilateral)
         self.tone = check_tone(tone)
         # attribute names enc1.., up1.. (not a ModuleList): files of the three-level model
         # shipped first keep loading
-        previous = 5 if self.fine_detail else 4
+        previous = 4
         for level, c in enumerate(ch, 1):
             setattr(self, f"enc{level}", nn.Sequential(conv_gn(previous, c, 3), conv_gn(c, c, 3)))
             previous = c
@@ -291,16 +259,10 @@ class LowResGuided(nn.Module):
         """The network's view: ``x`` edge-padded to a multiple of ``scale``, box-averaged."""
         return F.avg_pool2d(pad_to_multiple(x, self.scale), self.scale)
 
-    def enhance_low(self, low: torch.Tensor, exposure: torch.Tensor,
-                    detail: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def enhance_low(self, low: torch.Tensor, exposure: torch.Tensor) -> tuple[torch.Tensor,
+                                                                               torch.Tensor]:
         """The enhanced low-resolution view ``(N, 3, h, w)`` and the per-pixel eps
-        ``(N, 1, h, w)``; ``exposure`` is ``(N,)`` (``AUTO`` entries: the network chooses);
-        ``detail`` ``(N, 1, h, w)`` is :func:`fine_detail`, for a ``fine_detail`` model."""
-        from ..errors import ConfigError
-
-        if self.fine_detail != (detail is not None):
-            raise ConfigError("a fine_detail model needs the blocks' fine detail, and only it "
-                              "takes it")
+        ``(N, 1, h, w)``; ``exposure`` is ``(N,)`` (``AUTO`` entries: the network chooses)."""
         h, w = low.shape[-2:]
         # a multiple of the poolings' product, plus that much more, so that even a tiny
         # frame's deepest level keeps 2x2 values for its GroupNorm
@@ -309,10 +271,8 @@ class LowResGuided(nn.Module):
         x = F.pad(low, (0, pad_w, 0, pad_h), mode="replicate")
         logits = torch.logit(x.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
         e = exposure.reshape(-1, 1, 1, 1).to(x.dtype)
-        first = [logits, e.expand(-1, 1, x.shape[2], x.shape[3])]
-        if detail is not None:
-            first.append(F.pad(detail.to(x.dtype), (0, pad_w, 0, pad_h), mode="replicate"))
-        skips = [self.enc1(torch.cat(first, 1))]
+        skips = [self.enc1(
+            torch.cat([logits, e.expand(-1, 1, x.shape[2], x.shape[3])], 1))]
         for level in range(2, self.levels + 1):
             skips.append(getattr(self, f"enc{level}")(self.pool(skips[-1])))
         d = skips.pop()
@@ -332,20 +292,15 @@ class LowResGuided(nn.Module):
                      exposure: float | torch.Tensor | None = None) -> tuple[torch.Tensor,
                                                                             torch.Tensor]:
         """``A`` and ``B`` ``(N, 3, h, w)`` on the low-resolution grid, for ``x`` in [0, 1]."""
-        y = luma_u8(x)
-        return self.coefficients_low(self.low_view(x), self.low_view(y), exposure,
-                                     fine_energy(y, self.scale) if self.fine_detail else None)
+        return self.coefficients_low(self.low_view(x), self.low_view(luma_u8(x)), exposure)
 
     def coefficients_low(self, low: torch.Tensor, guide: torch.Tensor,
-                         exposure: float | torch.Tensor | None = None,
-                         energy: torch.Tensor | None = None) -> tuple[torch.Tensor,
-                                                                      torch.Tensor]:
+                         exposure: float | torch.Tensor | None = None) -> tuple[torch.Tensor,
+                                                                                torch.Tensor]:
         """``A`` and ``B`` from the low views a host made itself: ``low`` ``(N, 3, h, w)`` and
         the grey ``guide`` ``(N, 1, h, w)``, both box averages of the padded frame in [0, 1]
-        (``cv2.resize`` with ``INTER_AREA`` by an integer factor is exactly that), and for a
-        ``fine_detail`` model the blocks' :func:`fine_energy` ``(N, 1, h, w)``."""
-        detail = None if energy is None else fine_detail(energy)
-        y, eps = self.enhance_low(low, self._exposure_tensor(exposure, low), detail)
+        (``cv2.resize`` with ``INTER_AREA`` by an integer factor is exactly that)."""
+        y, eps = self.enhance_low(low, self._exposure_tensor(exposure, low))
         # the guided filter in FP32 (variances of FP16 values underflow): a no-op in FP32
         y, eps, guide = y.float(), eps.float(), guide.float()
         r = self.radius
@@ -358,12 +313,10 @@ class LowResGuided(nn.Module):
         return box(a, r), box(b, r)
 
     def forward_low(self, views: torch.Tensor) -> torch.Tensor:
-        """Host-made low views ``(N, h, w, 4)`` (RGB and grey in [0, 1]; a ``fine_detail``
-        model's ``(N, h, w, 5)``, the :func:`fine_energy` fifth) to ``A`` and ``255 * B``
+        """Host-made low views ``(N, h, w, 4)`` (RGB and grey in [0, 1]) to ``A`` and ``255 * B``
         ``(N, h, w, 6)``: the graph a CPU runtime runs (the host downscales and applies)."""
         v = views.permute(0, 3, 1, 2)
-        a, b = self.coefficients_low(v[:, :3], v[:, 3:4], None,
-                                     v[:, 4:5] if self.fine_detail else None)
+        a, b = self.coefficients_low(v[:, :3], v[:, 3:4])
         return torch.cat([a, b * 255.0], 1).permute(0, 2, 3, 1)
 
     def _exposure_tensor(self, exposure: float | torch.Tensor | None,

@@ -198,21 +198,17 @@ TRT_10_3_OPS = {
 }
 
 
-@pytest.mark.parametrize("name", ["lowres_guided", "lowres_guided+fine_detail", "zero_dce_pp",
-                                  "zero_dce"])
+@pytest.mark.parametrize("name", ["lowres_guided", "zero_dce_pp", "zero_dce"])
 @pytest.mark.parametrize("io", ["uint8", "low"])
 def test_real_time_graphs_use_only_operators_tensorrt_10_3_parses(name: str, io: str,
                                                                   tmp_path: Path) -> None:
     """The real-time models' frame graphs (lowres_guided with its bilateral filter, noise
-    estimate and deblocking in the graph, and with the blocks' detail as an input) hold only
-    TensorRT 10.3 operators, and every Pad is ``constant`` or ``edge`` (the modes TensorRT's
-    Pad importer has always taken)."""
-    if io == "low" and not name.startswith("lowres_guided"):
+    estimate and deblocking in the graph) hold only TensorRT 10.3 operators, and every Pad
+    is ``constant`` or ``edge`` (the modes TensorRT's Pad importer has always taken)."""
+    if io == "low" and name != "lowres_guided":
         pytest.skip("only lowres_guided has a low-view graph")
     path = tmp_path / "m.onnx"
-    name, _, option = name.partition("+")
-    model = create_model(name, channels=[8, 16, 32, 64], global_context=True,
-                         fine_detail=option == "fine_detail") \
+    model = create_model(name, channels=[8, 16, 32, 64], global_context=True) \
         if name == "lowres_guided" else _model(name)
     export_onnx(model.eval(), path, name=name, io=io, check_shapes=((1, 48, 80),))
     graph = onnx.load(str(path)).graph

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from pipeline.enhancers import build_enhancer
 from pipeline.enhancers.neural import (DEFAULT_EXPOSURE, TemporalSmoother, apply_guided,
@@ -462,89 +461,6 @@ def test_more_levels_and_the_global_path_load_from_their_file(tmp_path: Path) ->
         LowResGuided(channels=[8, 48])
     with pytest.raises(ConfigError, match="global_context"):
         LowResGuided(global_context="yes")
-
-
-@pytest.fixture(scope="module")
-def fine_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A perturbed ``fine_detail`` network (the blocks' finest-scale variation as an input)."""
-    torch.manual_seed(1)
-    model = LowResGuided(channels=[8, 16, 32], global_context=True, fine_detail=True)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-        # the detail input's weights large enough that it visibly changes the result
-        model.enc1[0][0].weight[:, 4].mul_(20.0)
-    path = tmp_path_factory.mktemp("lgf") / "lgf.pt"
-    torch.save(model.state_dict(), path)
-    return path
-
-
-def test_low_views_with_fine_energy() -> None:
-    """The host's fifth plane: each 8x8 block's mean squared difference from its 2x2 cells'
-    means, the frame edge-padded as for the other planes, exactly (float64 reference)."""
-    import cv2
-
-    frames = _frames(2, 21, 35, seed=4)
-    views = low_views(frames, 8, fine=True)
-    assert views.shape == (2, 3, 5, 5)
-    assert np.array_equal(views[..., :4], low_views(frames, 8))
-    grey = np.pad(cv2.cvtColor(frames[1], cv2.COLOR_RGB2GRAY).astype(np.float64),
-                  ((0, 3), (0, 5)), mode="edge")
-    cells = np.repeat(np.repeat(grey.reshape(12, 2, 20, 2).mean(axis=(1, 3)), 2, 0), 2, 1)
-    want = ((grey - cells) ** 2).reshape(3, 8, 5, 8).mean(axis=(1, 3)) / 255.0 ** 2
-    assert np.allclose(views[1, ..., 4], want, rtol=1e-6, atol=1e-8)
-    flat = np.full((1, 16, 16, 3), 200, np.uint8)
-    assert np.all(low_views(flat, 8, fine=True)[..., 4] == 0)
-
-
-def test_fine_energy_reads_noise_not_smooth_gradients() -> None:
-    """The graph's fine energy: about 3/4 of the noise variance on a noisy flat area (a 2x2
-    mean keeps a quarter of it), nothing on a ramp of two levels per pixel."""
-    from pipeline.models.lowres_guided import FINE_DETAIL_NORM, fine_detail, fine_energy
-
-    rng = np.random.default_rng(0)
-    noisy = 40 / 255.0 + 6 / 255.0 * torch.from_numpy(
-        rng.standard_normal((64, 64))).float()[None, None]
-    energy = fine_energy(noisy, 8).mean().item() * 255.0 ** 2
-    assert energy == pytest.approx(0.75 * 36.0, rel=0.1)
-    ramp = (torch.arange(64.0) * 2.0 / 255.0).repeat(64, 1)[None, None]
-    assert fine_energy(ramp, 8).max().item() * 255.0 ** 2 == pytest.approx(1.0, abs=1e-3)
-    assert fine_detail(torch.zeros(1)).item() == 0.0
-    assert fine_detail(torch.tensor([36.0 / 255.0 ** 2])).item() == pytest.approx(
-        np.log1p(6.0) / FINE_DETAIL_NORM, rel=1e-4)
-
-
-def test_fine_detail_model_loads_and_its_host_paths_match_the_graph(fine_weights: Path) -> None:
-    """The file says it takes the detail input (its first layer's fifth channel); the PyTorch
-    host path, ONNX Runtime's low-view graph and the whole-frame graph agree with the model,
-    and the detail input changes the result (it is not ignored)."""
-    from pipeline.models.lowres_guided import fine_detail, fine_energy
-
-    torch_enh = build_enhancer("lowres_guided", weights=str(fine_weights), temporal=0.0)
-    assert torch_enh.model.fine_detail
-    ort_enh = build_enhancer("onnxruntime", model="lowres_guided", weights=str(fine_weights),
-                             model_args={"temporal": 0.0})
-    frames = _frames(2, 75, 131, seed=3)
-    a, b = torch_enh(frames), ort_enh(frames)
-    assert ort_enh.io == "low" and ort_enh.session.get_inputs()[0].shape[3] == 5
-    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    reference = _reference(torch_enh.model, frames)
-    assert np.abs(a.astype(int) - reference).max() <= 2
-    full = build_enhancer("onnxruntime", model="lowres_guided", weights=str(fine_weights),
-                          host_lut=False)
-    assert np.abs(full(frames).astype(int) - reference).max() <= 1
-    # the same block means with the fine detail smoothed away: another result
-    model = torch_enh.model
-    with torch.no_grad():
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
-        low, auto = model.low_view(x), torch.full((2,), -1.0)
-        detailed, _ = model.enhance_low(low, auto, fine_detail(fine_energy(luma_u8(x), 8)))
-        smooth, _ = model.enhance_low(low, auto, fine_detail(torch.zeros(2, 1, 10, 17)))
-    assert (detailed - smooth).abs().max().item() > 0.01
-    with pytest.raises(ConfigError, match="fine_detail"):
-        LowResGuided(fine_detail="yes")
-    with pytest.raises(ConfigError, match="even scale"):
-        LowResGuided(scale=5, fine_detail=True)
 
 
 def test_reset_starts_a_new_stream(weights: Path) -> None:
