@@ -228,6 +228,11 @@ class Pipeline:
                         stats.dropped += 1
                 elif not self._put_out(self._q_in, frame):
                     break
+        except NocturneError as exc:
+            # an input that fails part-way (a source's own error, not a bug): the frames
+            # already read are still enhanced and written and the output finalized, then the
+            # error is reported — nothing read is lost
+            self._errors.append(exc)
         except BaseException as exc:
             self._fail("capture", exc)
         finally:

@@ -371,6 +371,10 @@ class ImageFolderSource(Source):
         self.pattern = pattern
         self.live = bool(cfg.live)
         self.paths: list[str] = []
+        #: the next path to read (``_index`` counts the frames delivered)
+        self._position = 0
+        #: images that could not be read and were skipped
+        self.unreadable: list[str] = []
 
     def open(self) -> None:
         if os.path.isdir(self.pattern):
@@ -381,7 +385,16 @@ class ImageFolderSource(Source):
                              and os.path.isfile(p)), key=_natural_key)
         if not self.paths:
             raise SourceError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {self.pattern}")
-        first = self._load(self.paths[0])
+        # the size is the first readable image's (unreadable ones are skipped when read)
+        for path in self.paths:
+            try:
+                first = self._load(path)
+                break
+            except SourceError:
+                continue
+        else:
+            raise SourceError(f"none of the {len(self.paths)} images in {self.pattern} can be "
+                              f"read (damaged, or not images)")
         self.height, self.width = first.shape[:2]
         self.fps = Fraction(self.cfg.fps).limit_denominator(1001)
         self.time_base = 1 / self.fps
@@ -391,16 +404,36 @@ class ImageFolderSource(Source):
         return list(self.paths)
 
     def _load(self, path: str) -> np.ndarray:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        # OpenCV prints its own "[ERROR...]" line for a damaged image; the warning below
+        # names the file instead
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         if image is None:
             raise SourceError(f"cannot read image {path}")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     def read(self) -> Frame | None:
-        if self._index >= len(self.paths):
-            return None
-        image = self._load(self.paths[self._index])
-        return self._frame(image, self._index, self.time_base)
+        # An image that cannot be read after the first (damaged, cut short, not an image) is
+        # skipped as a video's damaged packet is: the other frames are enhanced and written,
+        # and the run ends as for a corrupt input (flagged truncated: exit 3), naming it.
+        while self._position < len(self.paths):
+            path = self.paths[self._position]
+            self._position += 1
+            try:
+                image = self._load(path)
+            except SourceError:
+                self.unreadable.append(path)
+                self.truncated = True
+                log.warning("%s: cannot read this image; skipped (its frame is missing)", path)
+                continue
+            # the image's own slot in the sequence: a skipped one leaves a gap in time, as a
+            # lost video frame does
+            return self._frame(image, self._position - 1, self.time_base)
+        return None
 
 
 class RtspSource(_PyAVMixin, Source):

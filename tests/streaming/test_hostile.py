@@ -333,3 +333,67 @@ def test_batch_size_flag(clip: Path, tmp_path: Path, capsys) -> None:
     assert json.loads(stats.read_text())["config"]["enhancer"]["batch_size"] == 4
     assert main(["-i", str(clip), "-o", str(tmp_path / "p.mp4"), "--batch-size", "0"]) == 2
     _one_error(capsys, "enhancer.batch_size: must be >= 1")
+
+
+# -- 15. a damaged image in a folder; a source that fails part-way ----------------------------
+def _image_folder(folder: Path, count: int, damaged: tuple[int, ...]) -> Path:
+    import cv2
+    import numpy as np
+
+    folder.mkdir()
+    for i in range(count):
+        path = folder / f"f{i}.png"
+        cv2.imwrite(str(path), np.full((32, 48, 3), 20 * i + 10, np.uint8))
+        if i in damaged:
+            path.write_bytes(path.read_bytes()[:40])  # cut short after its header
+    return folder
+
+
+@pytest.mark.parametrize("damaged", [(2,), (0,), (0, 3)])
+def test_damaged_images_are_skipped_and_reported(damaged: tuple[int, ...], tmp_path: Path,
+                                                 capsys) -> None:
+    """As a video's damaged packets: the readable images are enhanced and written, each
+    damaged one named in a warning, and the run ends as for a corrupt input (exit 3)."""
+    folder = _image_folder(tmp_path / "imgs", 5, damaged)
+    out = tmp_path / "o.mp4"
+    assert main(["-i", str(folder), "-o", str(out), "-q", "--set", "source.fps=5"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "[ERROR" not in err
+    for i in damaged:
+        assert f"f{i}.png: cannot read this image; skipped" in err
+    info = probe(out)
+    kept = [i for i in range(5) if i not in damaged]
+    assert info.frames == len(kept)
+    # each image keeps its own time: a skipped one leaves a gap, as a lost frame does
+    assert [round(t - info.times[0], 3) for t in info.times] == \
+        [round((i - kept[0]) * 0.2, 3) for i in kept]
+
+
+def test_a_folder_of_unreadable_images_is_one_error(tmp_path: Path, capsys) -> None:
+    folder = _image_folder(tmp_path / "imgs", 2, (0, 1))
+    assert main(["-i", str(folder), "-o", str(tmp_path / "o.mp4"), "-q"]) == 1
+    _one_error(capsys, "none of the 2 images")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_source_failing_part_way_keeps_what_was_read(tmp_path: Path) -> None:
+    """A source's own error after some frames (a camera unplugged, a share gone): the frames
+    already read are still enhanced and written, the file finalized, then the error raised."""
+    from pipeline.errors import SourceError
+    from pipeline.streaming.sources import ImageFolderSource
+
+    class FailingFolder(ImageFolderSource):
+        def read(self):  # type: ignore[override]
+            if self._index == 4:
+                raise SourceError("the folder went away")
+            return super().read()
+
+    folder = _image_folder(tmp_path / "imgs", 8, ())
+    cfg = load_config(None, [f"source.uri={folder}", f"sink.uri={tmp_path / 'o.mp4'}",
+                             "run.progress=false", "enhancer={type: passthrough}",
+                             "source.queue_size=4"])
+    source = FailingFolder(str(folder), str(folder), cfg.source)
+    source.open()
+    with pytest.raises(SourceError, match="went away"):
+        Pipeline(cfg, source=source).run()
+    assert probe(tmp_path / "o.mp4").frames == 4
