@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import abc
+import logging
 import os
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from ..errors import EnhancerError
+from ..errors import ConfigError, EnhancerError
 from ..registry import Registry
+
+log = logging.getLogger(__name__)
 
 
 def available_cores() -> int:
@@ -27,6 +30,26 @@ def default_threads() -> int:
     core (``tools/bench_threads.py``: ``zero_dce_pp`` on 2 cores with one core busy, 2
     threads ran hundreds of ms per frame, 1 thread a few ms)."""
     return max(1, available_cores() // 2)
+
+
+#: the most intra-op threads a config may ask for: each is a real thread with its own stack,
+#: and a pool of 100,000 (a typo) took 17 GB and never started
+MAX_THREADS = 256
+
+
+def check_threads(threads: object) -> int | None:
+    """``None`` (the default) or an intra-op thread count in 1..``MAX_THREADS``;
+    ``ConfigError`` otherwise. More threads than the process's cores only slow a CPU
+    enhancer down (a warning says so)."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, int) or \
+            not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"threads must be an integer in 1..{MAX_THREADS}, got {threads!r}")
+    if threads > available_cores():
+        log.warning("threads %d: more than the %d cores this process may use (slower, not "
+                    "faster)", threads, available_cores())
+    return threads
 
 
 class Enhancer(abc.ABC):

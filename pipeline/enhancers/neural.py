@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, EnhancerError
-from .base import Enhancer, default_threads, register_enhancer
+from .base import Enhancer, check_threads, default_threads, register_enhancer
 
 if TYPE_CHECKING:
     import torch
@@ -101,9 +101,7 @@ class TorchEnhancer(Enhancer):
         self.runner: Any = None
         # two batches in flight on a GPU (upload and download overlap compute)
         self.max_in_flight = 2 if self.device_name != "cpu" and self.pipelined_on_cuda else 0
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                    or threads < 1):
-            raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+        threads = check_threads(threads)
         self.threads = threads
         path = Path(weights) if weights is not None else default_weights(self.model_name)
         if weights is None and not self.shipped:

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError, EngineBuildError, EnhancerError, reason
-from .base import Enhancer, default_threads, register_enhancer
+from .base import Enhancer, check_threads, default_threads, register_enhancer
 from .neural import apply_rows
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ class OnnxRuntimeEnhancer(Enhancer):
                  cache_dir: str | None = None, host_lut: bool = True) -> None:
         from ..deploy.export import MAX_OPSET
 
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                    or threads < 1):
-            raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+        threads = check_threads(threads)
         if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= MAX_OPSET:
             raise ConfigError(f"opset must be an integer in 13..{MAX_OPSET}, got {opset!r}")
         if model_args is not None and not isinstance(model_args, Mapping):

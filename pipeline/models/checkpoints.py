@@ -34,6 +34,8 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     pickled objects (a whole pickled model, say) is refused with a ``ConfigError`` saying so.
     """
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"weights file {str(file)!r} is a folder, not a file")
     if not file.is_file():
         raise ConfigError(f"weights file {str(file)!r} does not exist")
     try:
@@ -53,6 +55,12 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ConfigError(
             f"weights file {str(file)!r} is not a readable torch checkpoint: {exc}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - unpickling arbitrary bytes fails in any way
+        # (a text file gave IndexError from the unpickler's stack): the file is not weights
+        raise ConfigError(
+            f"weights file {str(file)!r} is not a readable torch checkpoint "
+            f"({type(exc).__name__})"
         ) from None
     return _state_dict_of(loaded, str(file))
 
@@ -74,6 +82,12 @@ def _state_dict_of(loaded: object, where: str) -> dict[str, torch.Tensor]:
             raise ConfigError(
                 f"weights file {where!r} is not a state dict: entry {key!r} is a "
                 f"{type(value).__name__}, not a tensor"
+            )
+        # a damaged file (a flipped byte in a float's exponent) loads without complaint and
+        # turns every frame into garbage: refuse it by name
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ConfigError(
+                f"weights file {where!r} is damaged: {key!r} holds NaN or infinite values"
             )
         state[key] = value
     for prefix in WRAPPER_PREFIXES:

@@ -299,6 +299,14 @@ class FileSink(Sink):
             self.frames_written += 1
             self._copy_until(self._last_time + self.COPY_LEAD_S)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
+            if not self.frames_written and isinstance(exc, av.error.ArgumentError):
+                # FFmpeg opens the encoder at the first frame: EINVAL there is the encoder
+                # refusing its settings, not the disk
+                cfg = self.cfg
+                raise SinkError(
+                    f"the encoder refused its settings (sink.codec {cfg.codec!r}, sink.pix_fmt "
+                    f"{cfg.pix_fmt!r}, sink.preset {cfg.preset!r}, sink.codec_options "
+                    f"{dict(cfg.codec_options)!r}) writing {self.uri}: {_reason(exc)}") from None
             raise SinkError(f"writing {self.uri} failed: {_reason(exc)}") from None
 
     def close(self, complete: bool = True) -> None:

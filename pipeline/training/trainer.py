@@ -34,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from ..config import _build, _apply_override, _Where, read_yaml
+from ..enhancers.base import check_threads
 from ..errors import ConfigError, NocturneError
 from .losses import AdversarialLoss
 
@@ -158,6 +159,10 @@ def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     for key in ("batch_size", "steps"):
         if getattr(recipe.optim, key) < 1:
             raise ConfigError(f"{where('optim.' + key)}: must be >= 1")
+    try:
+        check_threads(recipe.train.threads)
+    except ConfigError as exc:
+        raise ConfigError(f"{where('train.threads')}: {exc}") from None
     return recipe
 
 

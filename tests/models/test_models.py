@@ -244,6 +244,25 @@ def test_weights_errors_name_the_file(tmp_path: Path) -> None:
         load_weights(create_model("zero_dce"), partial)
 
 
+def test_damaged_or_foreign_weights_files_are_one_clear_error(tmp_path: Path) -> None:
+    """A text file whose bytes the unpickler trips over in its own way (an IndexError from
+    /etc/passwd-like lines), a folder, and weights with NaN or infinite values (a flipped
+    exponent bit) are each a ``ConfigError`` naming the file."""
+    text = tmp_path / "passwd.pt"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/nologin\n")
+    with pytest.raises(ConfigError, match=r"passwd\.pt.*not a readable torch checkpoint"):
+        load_state(text)
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_state(tmp_path)
+    for bad in (float("nan"), float("inf")):
+        state = create_model("zero_dce").state_dict()
+        state["e_conv3.weight"][0, 0, 0, 0] = bad
+        path = tmp_path / "damaged.pt"
+        torch.save(state, path)
+        with pytest.raises(ConfigError, match=r"damaged\.pt.*damaged: 'e_conv3\.weight' holds NaN"):
+            load_state(path)
+
+
 def test_pickled_objects_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "whole_model.pt"
     torch.save(create_model("zero_dce_pp"), path)  # the whole module, not a state dict

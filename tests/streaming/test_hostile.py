@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.enhancers.base import available_cores, default_threads
+from pipeline.errors import ConfigError
 from pipeline.media import is_partial
 from pipeline.streaming.cli import main
 from pipeline.streaming.runner import Pipeline
@@ -261,6 +262,18 @@ def test_default_threads_leave_half_the_cores() -> None:
         assert available_cores() == len(os.sched_getaffinity(0))
 
 
+@pytest.mark.parametrize("value", ["0", "100000", "2.5", "true"])
+def test_a_thread_count_out_of_range_is_refused_at_once(value: str, clip: Path, tmp_path: Path,
+                                                        capsys) -> None:
+    """``threads: 100000`` (a typo) once took 17 GB building a thread pool and never started."""
+    assert main(["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-q",
+                 "--set", f"enhancer.threads={value}"]) == 2
+    _one_error(capsys, "threads must be an integer in 1..256")
+    from pipeline.training.trainer import load_recipe
+    with pytest.raises(ConfigError, match="train.threads"):
+        load_recipe(ROOT / "configs" / "train_lowres_guided.yaml", [f"train.threads={value}"])
+
+
 def test_onnxruntime_session_uses_the_default(clip: Path) -> None:
     from pipeline.enhancers import build_enhancer
 
@@ -397,3 +410,15 @@ def test_a_source_failing_part_way_keeps_what_was_read(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="went away"):
         Pipeline(cfg, source=source).run()
     assert probe(tmp_path / "o.mp4").frames == 4
+
+
+# -- 16. encoder settings the encoder refuses when it opens ------------------------------------
+@pytest.mark.parametrize("setting", ["sink.codec=mjpeg", "sink.codec_options={crf: abc}",
+                                     "sink.codec_options={preset: nope}"])
+def test_encoder_settings_refused_at_the_first_frame_are_named(setting: str, clip: Path,
+                                                               tmp_path: Path, capsys) -> None:
+    out = tmp_path / "o.mp4"
+    assert main(["-i", str(clip), "-o", str(out), "-q", "--set", setting]) == 1
+    line = _one_error(capsys, "the encoder refused its settings")
+    assert setting.split("=", 1)[0] in line
+    assert list(tmp_path.iterdir()) == []
