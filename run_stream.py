@@ -5,6 +5,11 @@ from __future__ import annotations
 import sys
 
 if __name__ == "__main__":
+    # first, before anything slow: a Ctrl-C during start-up is remembered even where
+    # Python drops it (see pipeline/interrupts.py)
+    from pipeline import interrupts
+
+    interrupts.install()
     try:
         # imported here, so a Ctrl-C while the libraries load (torch takes seconds) ends
         # quietly too, with the conventional status 128 + SIGINT

@@ -1,6 +1,8 @@
 """Nocturne: real-time video enhancement for night-driving cameras."""
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402
@@ -11,7 +13,6 @@ from .errors import (  # noqa: E402
     SinkError,
     SourceError,
 )
-from .enhancers import ENHANCERS, Enhancer, build_enhancer  # noqa: E402
 
 __all__ = [
     "ConfigError",
@@ -24,3 +25,15 @@ __all__ = [
     "SourceError",
     "build_enhancer",
 ]
+
+#: names that load the enhancers (NumPy, OpenCV and every model) on first use, so that a
+#: script can import ``pipeline.interrupts`` before anything slow (PEP 562)
+_LAZY = {"ENHANCERS", "Enhancer", "build_enhancer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import enhancers
+
+        return getattr(enhancers, name)
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

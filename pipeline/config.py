@@ -15,6 +15,7 @@ import collections.abc
 import dataclasses
 import math
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -39,9 +40,54 @@ YamlLoader.add_implicit_resolver(
 )
 
 
+#: the most values a config document may expand to: YAML aliases let a few lines stand for
+#: billions of values ("billion laughs"), which printing or walking them would never finish
+MAX_YAML_VALUES = 100_000
+
+
 def parse_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with YAML 1.2 numbers (see ``YamlLoader``)."""
-    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 (a SafeLoader subclass)
+    """``yaml.safe_load`` with YAML 1.2 numbers (see ``YamlLoader``); a document nested
+    deeper than Python recurses, one that refers to itself, or one whose aliases expand to
+    more than ``MAX_YAML_VALUES`` values is a ``yaml.YAMLError`` saying so."""
+    try:
+        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 (a SafeLoader subclass)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+    _expanded_size(data, {}, set())
+    return data
+
+
+def _expanded_size(value: Any, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many values ``value`` stands for with its aliases expanded (each shared object
+    counted once per use, computed once: linear in the objects, not in the expansion)."""
+    if not isinstance(value, (list, dict)):
+        return 1
+    key = id(value)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise yaml.YAMLError("a value refers to itself (a recursive alias)")
+    open_.add(key)
+    items = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+    try:
+        total = 1 + sum(_expanded_size(v, sizes, open_) for v in items)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+    open_.discard(key)
+    if total > MAX_YAML_VALUES:
+        raise yaml.YAMLError(f"its aliases expand to more than {MAX_YAML_VALUES:,} values")
+    sizes[key] = total
+    return total
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlevel = 3
+
+
+def _show(value: Any) -> str:
+    """A value for an error message, cut short (a long string, a large list)."""
+    return _REPR.repr(value)
 
 
 @dataclass(frozen=True)
@@ -195,42 +241,51 @@ def _check_value(value: Any, tp: Any, path: str, where: _Where) -> Any:
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if len(errors) == 1 else
-                          f"{where(path)}: bad value {value!r}")
+                          f"{where(path)}: bad value {_show(value)}")
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
             raise ConfigError(
-                f"{where(path)}: expected one of {', '.join(map(str, choices))}, got {value!r}"
+                f"{where(path)}: expected one of {', '.join(map(str, choices))}, "
+                f"got {_show(value)}"
             )
         return value
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{where(path)}: expected a list, got {value!r}")
+            raise ConfigError(f"{where(path)}: expected a list, got {_show(value)}")
         (item,) = typing.get_args(tp)
         return [_check_value(v, item, f"{path}[{i}]", where) for i, v in enumerate(value)]
     if origin in (collections.abc.Mapping, dict) or tp is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where(path)}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where(path)}: expected a mapping, got {_show(value)}")
+        args = typing.get_args(tp)
+        if args and args[1] is str:
+            # options handed to FFmpeg: names, and values it reads as text (numbers and
+            # true/false are written out as such)
+            for key, item in value.items():
+                if not isinstance(key, str) or isinstance(item, (list, dict)) or item is None:
+                    raise ConfigError(f"{where(f'{path}.{key}')}: expected a string or a "
+                                      f"number, got {_show(item)}")
         return dict(value)
     if tp is Any:
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where(path)}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where(path)}: expected true/false, got {_show(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where(path)}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where(path)}: expected an integer, got {_show(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where(path)}: expected a number, got {value!r}")
+            raise ConfigError(f"{where(path)}: expected a number, got {_show(value)}")
         if not math.isfinite(value):
-            raise ConfigError(f"{where(path)}: expected a finite number, got {value!r}")
+            raise ConfigError(f"{where(path)}: expected a finite number, got {_show(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where(path)}: expected a string, got {value!r}")
+            raise ConfigError(f"{where(path)}: expected a string, got {_show(value)}")
         return value
     raise ConfigError(f"{where(path)}: cannot check a value of type {_type_name(tp)}")
 

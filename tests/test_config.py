@@ -71,6 +71,32 @@ def test_bad_config_names_file_and_key_path(tmp_path: Path, text: str, message: 
         load_config(path)
 
 
+LAUGHS = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10 if p else ['1'] * 10)}]\n"
+                 for p, c in zip(["", *"abcdefg"], "abcdefgh"))
+
+
+@pytest.mark.parametrize("text, message", [
+    # a "billion laughs": eight lines that stand for 10^8 values, inside a real key too
+    (LAUGHS, r"x\.yaml: not valid YAML: its aliases expand to more than 100,000 values"),
+    ("sink:\n  codec_options:\n" + "".join("    " + line + "\n"
+                                            for line in LAUGHS.splitlines()),
+     r"aliases expand to more than 100,000"),
+    ("source:\n  uri: &r\n    - *r\n", r"x\.yaml: not valid YAML: a value refers to itself"),
+    ("[" * 5000 + "]" * 5000, r"x\.yaml: not valid YAML: nested too deeply"),
+    ("sink:\n  codec_options: {crf: [1, 2]}\n",
+     r"x\.yaml: sink\.codec_options\.crf: expected a string or a number"),
+    ("source:\n  uri: [" + ", ".join(["1"] * 2000) + "]\n",
+     r"x\.yaml: source\.uri: expected a string, got \[1, 1, 1, 1, 1, 1, \.\.\.\]$"),
+])
+def test_hostile_yaml_is_one_short_error(tmp_path: Path, text: str, message: str) -> None:
+    """Alias bombs, recursive aliases and deep nesting end in one error, at once, and an
+    error message shows a long value cut short."""
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
 def test_bad_override_names_set() -> None:
     with pytest.raises(ConfigError, match=r"--set sink\.crff: unknown key"):
         load_config(overrides=["sink.crff=3"])

@@ -117,7 +117,7 @@ def test_each_job_has_a_documented_sub_package(job: str) -> None:
 def test_top_level_holds_only_shared_parts() -> None:
     """The flat list a newcomer sees: shared modules only; every job is a folder."""
     top = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
-    assert top == ["config", "errors", "logs", "media", "registry"], top
+    assert top == ["config", "errors", "interrupts", "logs", "media", "registry"], top
 
 
 @pytest.mark.parametrize("target", [

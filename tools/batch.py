@@ -9,6 +9,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 if __name__ == "__main__":
+    # first, before anything slow: a Ctrl-C during start-up is remembered even where
+    # Python drops it (see pipeline/interrupts.py)
+    from pipeline import interrupts
+
+    interrupts.install()
     try:
         # imported here, so a Ctrl-C while the libraries load (torch takes seconds) ends
         # quietly too, with the conventional status 128 + SIGINT

@@ -5,6 +5,7 @@ import logging
 import sys
 from typing import Callable, Sequence
 
+from .. import interrupts
 from ..config import Config
 from .job import BatchSummary, FileRecord, Job, Manifest, process_job
 
@@ -27,6 +28,7 @@ def run_local(jobs: Sequence[Job], cfg: Config, manifest: Manifest, settings: di
     try:
         enhancer.start()
         for job in jobs:
+            interrupts.check()  # a Ctrl-C that Python dropped while the enhancer loaded
             log.info("%s -> %s (%s: %s)", job.input, job.output, job.container, job.reason)
             rec = process_job(job, cfg, enhancer, settings[job.container], progress=progress)
             rec.attempts = 1

@@ -32,6 +32,7 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
+from .. import interrupts
 from ..config import Config, to_dict
 from ..enhancers import Enhancer, build_enhancer, check_batch
 from ..errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
@@ -148,6 +149,9 @@ class Pipeline:
                 copy_streams_from=self.source.copy_streams_from,
             ))
             log.info("enhancer: %s, sink: %s", self.enhancer.name, self.sink.describe())
+            # a Ctrl-C during the set-up that Python dropped (``interrupts``) stops here,
+            # before a frame is written, what was opened closed
+            interrupts.check()
         except BaseException:
             self.close()
             raise

@@ -89,7 +89,7 @@ def test_argument_and_weights_errors(tmp_path: Path) -> None:
         build_enhancer("zero_dce", weights=str(other))
     with pytest.raises(ConfigError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
         build_enhancer("zero_dce_pp", device="gpu")
-    with pytest.raises(ConfigError, match="threads must be a positive integer"):
+    with pytest.raises(ConfigError, match="threads must be an integer in 1..256"):
         build_enhancer("unet_gn", threads=0)
     with pytest.raises(ConfigError, match="scale must be a finite number >= 1"):
         build_enhancer("zero_dce_pp", scale=0.5)

@@ -96,7 +96,7 @@ def test_errors(tmp_path: Path) -> None:
         build_enhancer("onnxruntime", model="clahe")
     with pytest.raises(ConfigError, match="give either onnx=PATH or weights"):
         build_enhancer("onnxruntime", onnx=str(tmp_path / "x.onnx"), weights="w.pt")
-    with pytest.raises(ConfigError, match="threads must be a positive integer"):
+    with pytest.raises(ConfigError, match="threads must be an integer in 1..256"):
         build_enhancer("onnxruntime", threads=0)
     float_graph = tmp_path / "float.onnx"
     export_onnx(create_model("zero_dce_pp"), float_graph, io="float", check_shapes=((1, 24, 24),))

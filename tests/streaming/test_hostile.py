@@ -220,6 +220,43 @@ def test_ctrl_c_during_start_up_exits_130_quietly(script: str, clip: Path,
     assert not (tmp_path / "o.mp4").exists()
 
 
+DROPPED_CTRL_C = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from pipeline import interrupts
+interrupts.install()
+
+class Dropper:
+    def __del__(self):
+        # Python runs the SIGINT handler here, and a KeyboardInterrupt raised inside __del__
+        # is printed as "Exception ignored" and dropped (as in an import lock's callback)
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):
+            pass
+
+Dropper()
+from {module} import main
+sys.exit(main({args!r}))
+"""
+
+
+@pytest.mark.parametrize("module", ["pipeline.streaming.cli", "pipeline.batch.cli"])
+def test_a_ctrl_c_that_python_drops_at_start_up_still_stops(module: str, clip: Path,
+                                                            tmp_path: Path) -> None:
+    """The interrupt lands where Python ignores exceptions; the command still stops before
+    writing anything, with 130 (it once went on and enhanced the whole batch)."""
+    args = ([str(clip), "-o", str(tmp_path / "b"), "-q"] if "batch" in module
+            else ["-i", str(clip), "-o", str(tmp_path / "o.mp4"), "-q"])
+    code = DROPPED_CTRL_C.format(root=str(ROOT), module=module, args=args)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert "Exception ignored" in proc.stderr  # the interrupt was really dropped
+    assert proc.returncode == 130, proc.stderr
+    assert not (tmp_path / "o.mp4").exists()
+    assert not list((tmp_path / "b").glob("*.mp4")) if (tmp_path / "b").exists() else True
+    assert not [p for p in tmp_path.rglob("*") if is_partial(p)]
+
+
 # -- 11. errors name the path ---------------------------------------------------------------------
 def test_unwritable_output_folder_is_named(clip: Path, tmp_path: Path, capsys) -> None:
     target = tmp_path / "missing" / "o.mp4"
