@@ -61,11 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: the largest --batch (frames per engine call) a profile may ask for
+MAX_BATCH = 256
+
+
 def options_from_args(args: argparse.Namespace, onnx_path: str) -> BuildOptions:
     """Validated build options from the parsed command line."""
     from ..enhancers.onnx_runtime import default_engines_dir
 
     engines = args.engines_dir or default_engines_dir()
+    if isinstance(args.batch, bool) or not 1 <= args.batch <= MAX_BATCH:
+        raise ConfigError(f"--batch must be in 1..{MAX_BATCH}, got {args.batch}")
     if args.shape:
         shapes = [frame_shape(args.batch, args.shape, "--shape")] * 3
     else:
@@ -165,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build_engine.py: error: {exc}", file=sys.stderr)
         return 2
     except NocturneError as exc:
-        print(f"build_engine.py: error: {exc}", file=sys.stderr)
+        # the export's own errors name the run config's key; here the flag sets that folder
+        text = str(exc).replace("enhancer.cache_dir", "--engines-dir")
+        print(f"build_engine.py: error: {text}", file=sys.stderr)
         return 1
     print(f"built {path} ({info.precision}, TensorRT {info.tensorrt_version}, {info.gpu_name} "
           f"sm{info.compute_capability}, shapes {info.min_shape}..{info.max_shape})")

@@ -51,6 +51,11 @@ def build_path_for(version: str) -> Literal["flags", "strongly_typed"]:
 Shape = tuple[int, int, int, int]
 
 
+#: the longest frame side an engine profile may ask for (8K is 7680; TensorRT's tensors and
+#: a GPU's memory end well before the 99999999 a typo gives)
+MAX_SIDE = 16384
+
+
 def _parse_hw(text: str, what: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
     if not match:
@@ -58,6 +63,8 @@ def _parse_hw(text: str, what: str) -> tuple[int, int]:
     w, h = int(match.group(1)), int(match.group(2))
     if w < 1 or h < 1:
         raise ConfigError(f"{what}: sizes must be positive, got {text!r}")
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise ConfigError(f"{what}: each side must be at most {MAX_SIDE} pixels, got {text!r}")
     return h, w
 
 

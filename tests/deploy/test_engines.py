@@ -136,6 +136,9 @@ def _build_cli(*args: str) -> subprocess.CompletedProcess[str]:
     (["--model", "zero_dce_pp", "--opt", "1280by720"], "--opt: expected WIDTHxHEIGHT"),
     (["--onnx", "missing.onnx"], "ONNX file 'missing.onnx' does not exist"),
     (["--onnx", "x.onnx", "--weights", "w.pt"], "--weights goes with --model"),
+    (["--model", "zero_dce_pp", "--batch", "-1"], "--batch must be in 1..256, got -1"),
+    (["--model", "zero_dce_pp", "--shape", "99999999x2"],
+     "--shape: each side must be at most 16384 pixels"),
 ])
 def test_build_engine_cli_errors(args: list[str], message: str) -> None:
     proc = _build_cli(*args)
