@@ -12,10 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """``run_stream.py ARGS`` in a fresh interpreter, from the repository's root."""
+def run_cli(*args: str, timeout: float = 60,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``run_stream.py ARGS`` in a fresh interpreter, from ``cwd`` (the repository's root)."""
     return subprocess.run([sys.executable, str(ROOT / "run_stream.py"), *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT)
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess[str], pattern: str,

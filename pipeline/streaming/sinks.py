@@ -560,8 +560,13 @@ def create_sink(uri: str, cfg: SinkConfig) -> Sink:
         if scheme == "display":
             return DisplaySink(uri, cfg)
         if scheme == "images":
+            if not rest.strip():
+                # not the current folder by default: frames would land among whatever is there
+                raise SinkError(f"{uri}: give the folder for the images, e.g. images://frames/")
             return ImageFolderSink(uri, rest, cfg)
         if scheme == "file":
+            if not rest.strip():
+                raise SinkError(f"{uri}: give a file name, e.g. file:///data/out.mp4")
             return _path_sink(uri, rest, cfg)
         if scheme == "http":
             from .preview import PreviewSink

@@ -83,6 +83,16 @@ def test_unknown_scheme(tmp_path: Path) -> None:
     assert_clean_error(proc, r"unknown sink URI scheme 'ftp'|not found", 1)
 
 
+@pytest.mark.parametrize("uri, message", [("images://", "give the folder for the images"),
+                                          ("file://", "give a file name")])
+def test_a_sink_uri_without_a_path_is_refused(uri: str, message: str, clip: Path,
+                                              tmp_path: Path) -> None:
+    """Not the current folder by default: frames would land among whatever is there."""
+    proc = run_cli("-i", str(clip), "-o", uri, cwd=tmp_path)
+    assert_clean_error(proc, message, 1)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_output(clip: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("x")
