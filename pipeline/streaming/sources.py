@@ -273,6 +273,13 @@ class FileSource(_PyAVMixin, Source):
             self.truncated = True
             log.warning("%s: input ends early: the file is shorter than its header says "
                         "(%d frames decoded; truncated file?)", self.path, self._index)
+        elif self.container is not None and self.container.format.name == "mpegts" \
+                and _cut_inside_ts_packet(self.path):
+            # a transport stream states no length, but it is a run of fixed-size packets: a
+            # file that ends inside one was cut short (a dashcam losing power, a partial copy)
+            self.truncated = True
+            log.warning("%s: input ends early: the file ends inside a transport-stream packet "
+                        "(%d frames decoded; truncated file?)", self.path, self._index)
         else:
             duration, slack = self._expected_duration()
             if duration and self._last_time is not None:
@@ -357,6 +364,16 @@ def matroska_missing_bytes(path: str) -> int | None:
             return max(0, expected - os.fstat(f.fileno()).st_size)
     except OSError:
         return None
+
+
+def _cut_inside_ts_packet(path: str) -> bool:
+    """Whether an MPEG transport stream's size is no whole number of its packets: 188 bytes
+    (``.ts``), or 192 for Blu-ray/AVCHD ``.m2ts`` (a 4-byte timestamp before each)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return False
+    return size % 188 != 0 and size % 192 != 0
 
 
 def _natural_key(path: str) -> list[object]:

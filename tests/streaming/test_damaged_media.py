@@ -129,3 +129,21 @@ def test_size_change_mid_stream_follows_the_first_size(container: str, damaged,
     with av.open(str(out)) as c:
         sizes = {(f.width, f.height) for f in c.decode(video=0)}
     assert sizes == {(96, 64)}
+
+
+def test_a_transport_stream_cut_inside_a_packet_is_truncated(tmp_path: Path, capsys) -> None:
+    """A dashcam's ``.ts`` states no length, but it is a run of 188-byte packets: a file that
+    ends inside one was cut short (exit 3, the frames before the cut kept)."""
+    from tests.clips import make_clip, probe
+
+    whole = damage.remux(make_clip(tmp_path / "drive.mkv", fps=15, seconds=1.0, audio=False),
+                         tmp_path / "drive.ts")
+    data = whole.read_bytes()
+    assert len(data) % 188 == 0
+    assert main(["-i", str(whole), "-o", str(tmp_path / "whole.mp4"), "-q"]) == 0
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[:len(data) // 2 + 101])
+    assert main(["-i", str(cut), "-o", str(tmp_path / "cut.mp4"), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "ends inside a transport-stream packet" in err and "Traceback" not in err
+    assert 0 < probe(tmp_path / "cut.mp4").frames < probe(tmp_path / "whole.mp4").frames
