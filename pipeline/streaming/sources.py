@@ -703,12 +703,18 @@ def create_source(uri: str, cfg: SourceConfig) -> Source:
     # a Windows drive letter parses as a one-letter scheme; treat it as a path
     if scheme and len(scheme) > 1 and "://" in uri:
         if scheme in ("rtsp", "rtsps"):
+            if not parsed.hostname:
+                raise SourceError(f"{uri}: no host; expected {scheme}://HOST[:PORT]/PATH")
             return RtspSource(uri, cfg)
         if scheme == "file":
             path = unquote(parsed.netloc + parsed.path)
+            if not path.strip():
+                raise SourceError(f"{uri}: no path; expected file:///PATH/TO/clip.mp4")
             return _path_source(uri, path, cfg)
         if scheme == "v4l2":
             device = unquote(parsed.netloc + parsed.path)
+            if not device.strip():
+                raise SourceError(f"{uri}: no device; expected v4l2:///dev/videoN or v4l2://N")
             if re.fullmatch(r"\d+", device):
                 device = f"/dev/video{device}"
             return CameraSource(uri, device, cfg)

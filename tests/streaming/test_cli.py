@@ -83,6 +83,14 @@ def test_unknown_scheme(tmp_path: Path) -> None:
     assert_clean_error(proc, r"unknown sink URI scheme 'ftp'|not found", 1)
 
 
+@pytest.mark.parametrize("uri, message", [("rtsp://", "rtsp://: no host"),
+                                          ("rtsp://:554/x", "no host"),
+                                          ("v4l2://", "v4l2://: no device"),
+                                          ("file://", "file://: no path")])
+def test_a_source_uri_without_its_host_or_path_says_so(uri: str, message: str) -> None:
+    assert_clean_error(run_cli("-i", uri, "-o", "null://"), message, 1)
+
+
 @pytest.mark.parametrize("uri, message", [("images://", "give the folder for the images"),
                                           ("file://", "give a file name")])
 def test_a_sink_uri_without_a_path_is_refused(uri: str, message: str, clip: Path,
