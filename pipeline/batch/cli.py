@@ -125,6 +125,8 @@ def _main(argv: list[str] | None) -> int:
             raise ConfigError("--cpus-per-worker must be > 0")
         cfg = load_batch_config(args)
         out_dir = Path(args.output)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"--output {args.output!r} is a file, not a folder")
         for item in args.inputs:
             if Path(item).is_dir() and same_file(item, out_dir):
                 raise ConfigError(f"--output {args.output!r} is the input folder {item!r}; "

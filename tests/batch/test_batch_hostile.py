@@ -36,6 +36,15 @@ def test_output_folder_that_is_the_input_folder_is_refused(tmp_path: Path, capsy
     assert _tree(drives) == before
 
 
+def test_an_output_that_is_a_file_is_refused(tmp_path: Path, capsys) -> None:
+    clip = make_clip(tmp_path / "a.mp4", seconds=0.4)
+    before = clip.read_bytes()
+    assert main([str(clip), "-o", str(clip), "-e", "gamma", "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "is a file, not a folder" in err
+    assert clip.read_bytes() == before
+
+
 def test_output_inside_the_input_is_never_an_input(tmp_path: Path) -> None:
     drives = tmp_path / "drives"
     (drives / "day1").mkdir(parents=True)
