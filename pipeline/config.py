@@ -30,7 +30,23 @@ from .errors import ConfigError
 
 class YamlLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that also reads YAML 1.2 numbers: ``1e-9`` and ``5E3`` are floats
-    (YAML 1.1 wants a dot, ``1.0e-9``, and would keep them as text)."""
+    (YAML 1.1 wants a dot, ``1.0e-9``, and would keep them as text), and refuses a key given
+    twice in one mapping (PyYAML keeps the last silently: two ``sink:`` blocks, and the first
+    is lost without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or \
+                        not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 YamlLoader.add_implicit_resolver(

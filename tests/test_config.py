@@ -83,6 +83,8 @@ LAUGHS = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10 if p else ['1'] * 10)}]\
      r"aliases expand to more than 100,000"),
     ("source:\n  uri: &r\n    - *r\n", r"x\.yaml: not valid YAML: a value refers to itself"),
     ("[" * 5000 + "]" * 5000, r"x\.yaml: not valid YAML: nested too deeply"),
+    ("sink:\n  crf: 20\nsink:\n  crf: 30\n",
+     r"x\.yaml: not valid YAML: key 'sink' is given twice.*line 3"),
     ("sink:\n  codec_options: {crf: [1, 2]}\n",
      r"x\.yaml: sink\.codec_options\.crf: expected a string or a number"),
     ("source:\n  uri: [" + ", ".join(["1"] * 2000) + "]\n",
