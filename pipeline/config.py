@@ -438,7 +438,9 @@ def _apply_override(raw: dict[str, Any], assignment: str) -> str:
     try:
         value = parse_yaml(text) if text.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: value {text!r} is not valid YAML: {exc}") from None
+        # one line: PyYAML's message quotes the text over several, with a caret
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"--set {key}: value {text!r} is not valid YAML: {detail}") from None
     node = raw
     parts = key.split(".")
     for i, part in enumerate(parts[:-1]):
@@ -468,7 +470,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
+        raise ConfigError(f"{p}: not valid YAML: {' '.join(str(exc).split())}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

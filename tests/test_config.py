@@ -104,6 +104,10 @@ def test_bad_override_names_set() -> None:
         load_config(overrides=["sink.crff=3"])
     with pytest.raises(ConfigError, match=r"expected KEY\.PATH=VALUE"):
         load_config(overrides=["sink.crf"])
+    for bad in ("sink.crf=*a", "sink.crf={{a}}", "source.uri=!!python/object:os.system ls"):
+        with pytest.raises(ConfigError, match=r"--set .*: value .* is not valid YAML") as info:
+            load_config(overrides=[bad])
+        assert "\n" not in str(info.value)  # one error line
 
 
 def test_enhancer_parameter_values_checked_at_build() -> None:
