@@ -44,6 +44,10 @@ def describe(exc: BaseException) -> str:
     """One line for a command line's ``error:``: our own errors as they are, an OS error with
     the file it concerns (``/proc/x.mp4: No such file or directory``)."""
     if isinstance(exc, NocturneError):
-        return str(exc)
-    filename = getattr(exc, "filename", None)
-    return f"{filename}: {reason(exc)}" if filename else reason(exc)
+        text = str(exc)
+    else:
+        filename = getattr(exc, "filename", None)
+        text = f"{filename}: {reason(exc)}" if filename else reason(exc)
+    # one line, whatever a library put in its message (ONNX Runtime, PyYAML and FFmpeg
+    # messages can span several)
+    return " ".join(text.split())

@@ -153,7 +153,7 @@ def _main(argv: list[str] | None) -> int:
         else:
             summary = run_local(todo, cfg, manifest, settings, progress=not args.no_progress)
     except ConfigError as exc:
-        print(f"batch.py: error: {exc}", file=sys.stderr)
+        print(f"batch.py: error: {describe(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except (NocturneError, OSError) as exc:
         print(f"batch.py: error: {describe(exc)}", file=sys.stderr)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .engine_info import PRECISIONS, BuildOptions, frame_shape
 from ..enhancers.neural import NEURAL_MODELS
-from ..errors import ConfigError, NocturneError
+from ..errors import ConfigError, NocturneError, describe
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
 
         path, info = build_engine(options, model=args.model or Path(onnx_path).stem)
     except ConfigError as exc:
-        print(f"build_engine.py: error: {exc}", file=sys.stderr)
+        print(f"build_engine.py: error: {describe(exc)}", file=sys.stderr)
         return 2
     except NocturneError as exc:
         # the export's own errors name the run config's key; here the flag sets that folder
-        text = str(exc).replace("enhancer.cache_dir", "--engines-dir")
+        text = describe(exc).replace("enhancer.cache_dir", "--engines-dir")
         print(f"build_engine.py: error: {text}", file=sys.stderr)
         return 1
     print(f"built {path} ({info.precision}, TensorRT {info.tensorrt_version}, {info.gpu_name} "

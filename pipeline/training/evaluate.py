@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 import yaml
 
-from ..errors import ConfigError, NocturneError, reason
+from ..errors import ConfigError, NocturneError, describe, reason
 from .metrics import (block_ratio, dark_luma, gt_mean_correct, no_reference_stats, psnr, ssim,
                       zero_reference_terms)
 
@@ -403,10 +403,10 @@ def main(argv: list[str] | None = None) -> int:
         if not cv2.imwrite(str(out / "montage.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
             raise ConfigError(f"cannot write {out / 'montage.png'}")
     except ConfigError as exc:
-        print(f"eval.py: error: {exc}", file=sys.stderr)
+        print(f"eval.py: error: {describe(exc)}", file=sys.stderr)
         return 2
     except (NocturneError, OSError) as exc:
-        print(f"eval.py: error: {exc}", file=sys.stderr)
+        print(f"eval.py: error: {describe(exc)}", file=sys.stderr)
         return 1
     print(f"{len(samples)} images ({'paired' if paired else 'unpaired'})")
     print(table)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from ..config import _build, _apply_override, _Where, read_yaml
 from ..enhancers.base import check_threads
-from ..errors import ConfigError, NocturneError
+from ..errors import ConfigError, NocturneError, describe
 from .losses import AdversarialLoss
 
 log = logging.getLogger(__name__)
@@ -405,10 +405,10 @@ def main(argv: list[str] | None = None) -> int:
             trainer.resume(last)
         metrics = trainer.fit(args.steps, progress=not args.no_progress)
     except ConfigError as exc:
-        print(f"train.py: error: {exc}", file=sys.stderr)
+        print(f"train.py: error: {describe(exc)}", file=sys.stderr)
         return 2
     except (NocturneError, OSError) as exc:
-        print(f"train.py: error: {exc}", file=sys.stderr)
+        print(f"train.py: error: {describe(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if trainer is not None and trainer.step > 0:
