@@ -101,6 +101,11 @@ _REPR.maxstring = _REPR.maxother = 80
 _REPR.maxlevel = 3
 
 
+def _one_line(exc: yaml.YAMLError) -> str:
+    """PyYAML's message on one line (it quotes the text over several, with a caret)."""
+    return " ".join(str(exc).split())
+
+
 def _show(value: Any) -> str:
     """A value for an error message, cut short (a long string, a large list)."""
     return _REPR.repr(value)
@@ -438,9 +443,8 @@ def _apply_override(raw: dict[str, Any], assignment: str) -> str:
     try:
         value = parse_yaml(text) if text.strip() else None
     except yaml.YAMLError as exc:
-        # one line: PyYAML's message quotes the text over several, with a caret
-        detail = " ".join(str(exc).split())
-        raise ConfigError(f"--set {key}: value {text!r} is not valid YAML: {detail}") from None
+        raise ConfigError(f"--set {key}: value {text!r} is not valid YAML: "
+                          f"{_one_line(exc)}") from None
     node = raw
     parts = key.split(".")
     for i, part in enumerate(parts[:-1]):
@@ -470,7 +474,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {' '.join(str(exc).split())}") from None
+        raise ConfigError(f"{p}: not valid YAML: {_one_line(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

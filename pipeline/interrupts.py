@@ -28,11 +28,6 @@ def install() -> None:
     signal.signal(signal.SIGINT, _on_sigint)
 
 
-def pending() -> bool:
-    """Whether a SIGINT came since :func:`install`."""
-    return _pending.is_set()
-
-
 def check() -> None:
     """Raise ``KeyboardInterrupt`` if a SIGINT came since :func:`install` (one that was
     dropped, or one already handled: a command that saw it stops either way)."""

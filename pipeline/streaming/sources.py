@@ -390,8 +390,6 @@ class ImageFolderSource(Source):
         self.paths: list[str] = []
         #: the next path to read (``_index`` counts the frames delivered)
         self._position = 0
-        #: images that could not be read and were skipped
-        self.unreadable: list[str] = []
 
     def open(self) -> None:
         if os.path.isdir(self.pattern):
@@ -443,7 +441,6 @@ class ImageFolderSource(Source):
             try:
                 image = self._load(path)
             except SourceError:
-                self.unreadable.append(path)
                 self.truncated = True
                 log.warning("%s: cannot read this image; skipped (its frame is missing)", path)
                 continue
