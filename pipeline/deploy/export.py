@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError, EngineBuildError
+from ..errors import ConfigError, EngineBuildError, reason
 
 log = logging.getLogger(__name__)
 
@@ -278,8 +278,12 @@ def export_onnx(
                 f"ONNX Runtime differs from PyTorch by {diff:.3g} (tolerance {tol:g}) for "
                 f"input {shape}: the exported graph does not compute the model")
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)  # never a half-written model under the real name
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)  # never a half-written model under the real name
+    except OSError as exc:  # a full disk, a file-size limit, a folder gone read-only
+        tmp.unlink(missing_ok=True)
+        raise EngineBuildError(f"cannot write {str(target)!r}: {reason(exc)}") from None
     report = ExportReport(str(target), name, io if precision == "fp32" else f"{io}-fp16", opset,
                           diffs, float(tol), file_sha256(target))
     log.info("exported %s to %s (opset %d, %s I/O, parity %s)", name or "model", target, opset,

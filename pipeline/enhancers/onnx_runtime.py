@@ -167,7 +167,11 @@ class OnnxRuntimeEnhancer(Enhancer):
                                 "(or $NOCTURNE_ENGINES) to a writable folder") from None
         report = export_onnx(getattr(self._torch, "model"), self.onnx_path,
                              name=self.model_name, io=self.io, opset=self.opset)
-        self.onnx_path.with_suffix(".json").write_text(report.to_json() + "\n")
+        sidecar = self.onnx_path.with_suffix(".json")
+        try:
+            sidecar.write_text(report.to_json() + "\n")
+        except OSError as exc:
+            raise EngineBuildError(f"cannot write {str(sidecar)!r}: {reason(exc)}") from None
 
     def start(self) -> None:
         if self.session is not None:

@@ -98,9 +98,15 @@ def _limit_file_size() -> None:
 
 
 def test_full_disk_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
+    from pipeline.enhancers import build_enhancer
+
     source = make_clip(tmp_path / "long.mp4", width=160, height=96, fps=15, seconds=4.0)
     out = tmp_path / "out" / "enhanced.mp4"
     out.parent.mkdir()
+    # the default enhancer's graph exported beforehand (the session's engine folder), so the
+    # disk fills while the video is written, whichever tests ran before
+    with build_enhancer("onnxruntime") as warm:
+        warm.start()
     proc = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), "-i", str(source),
                            "-o", str(out), "--no-progress", "--set", "sink.crf=0"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT,
@@ -108,6 +114,22 @@ def test_full_disk_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
     assert_clean_error(proc, str(out), code=1)
     assert not out.exists()
     assert list(out.parent.iterdir()) == []  # nor a partial
+
+
+def test_full_disk_during_the_first_export_names_the_graph(tmp_path: Path) -> None:
+    """The first run exports the model's graph to the engine folder: a disk that fills there
+    is one line naming the file, and no half-written graph is left behind."""
+    source = make_clip(tmp_path / "c.mp4", seconds=0.5)
+    engines = tmp_path / "engines"
+    proc = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), "-i", str(source),
+                           "-o", str(tmp_path / "o.mp4"), "--no-progress"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          preexec_fn=_limit_file_size,
+                          env={**os.environ, "NOCTURNE_ENGINES": str(engines)})
+    assert_clean_error(proc, "cannot write", code=1)
+    assert str(engines / "onnx") in proc.stderr and ".onnx" in proc.stderr
+    assert not list((engines / "onnx").glob("*.tmp"))
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_a_finished_file_appears_only_at_the_end(clip: Path, tmp_path: Path) -> None:
@@ -231,8 +253,8 @@ class Dropper:
         # Python runs the SIGINT handler here, and a KeyboardInterrupt raised inside __del__
         # is printed as "Exception ignored" and dropped (as in an import lock's callback)
         os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(1000):
-            pass
+        # a few bytecodes more, so that the handler runs while still inside __del__
+        self.spin = sum(range(1000))
 
 Dropper()
 from {module} import main
