@@ -338,6 +338,14 @@ def _build(cls: type, data: Any, path: str, where: _Where) -> Any:
     return cls(**kwargs)
 
 
+#: the largest ``enhancer.batch_size`` (as ``build_engine.py --batch``)
+MAX_BATCH = 256
+#: the largest ``source.queue_size`` / ``sink.queue_size``, in frames
+MAX_QUEUE = 256
+#: the longest timeout, back-off or stats interval, in seconds (a day)
+MAX_TIMEOUT_S = 86400.0
+
+
 def _build_enhancer(data: Mapping[str, Any], path: str, where: _Where) -> EnhancerConfig:
     """The enhancer block: ``type``, ``batch_size``, and the enhancer's own keyword arguments."""
     from .enhancers import ENHANCERS  # late: enhancers import heavy modules
@@ -349,8 +357,10 @@ def _build_enhancer(data: Mapping[str, Any], path: str, where: _Where) -> Enhanc
             f"valid: {', '.join(ENHANCERS.names())}"
         )
     batch = _check_value(data.get("batch_size", 1), int, f"{path}.batch_size", where)
-    if batch < 1:
-        raise ConfigError(f"{where(path + '.batch_size')}: must be >= 1, got {batch}")
+    if not 1 <= batch <= MAX_BATCH:
+        # a batch is held in memory whole (256 frames of 1080p: 1.6 GB)
+        raise ConfigError(f"{where(path + '.batch_size')}: must be in 1..{MAX_BATCH}, "
+                          f"got {batch}")
     params = {k: v for k, v in data.items() if k not in ("type", "batch_size")}
     valid = ENHANCERS.parameters(etype)
     for key in params:
@@ -379,6 +389,27 @@ def _validate_ranges(cfg: Config, where: _Where) -> None:
     for key, value in positive.items():
         if value is not None and value <= 0:
             raise ConfigError(f"{where(key)}: must be > 0, got {value}")
+    # upper bounds: a queue holds decoded frames (a file decodes faster than it is enhanced,
+    # so a huge queue is a huge allocation), and FFmpeg takes its timeouts in microseconds
+    # as a 64-bit integer
+    bounded = {
+        "source.queue_size": (cfg.source.queue_size, MAX_QUEUE),
+        "sink.queue_size": (cfg.sink.queue_size, MAX_QUEUE),
+        "source.rtsp.open_timeout_s": (cfg.source.rtsp.open_timeout_s, MAX_TIMEOUT_S),
+        "source.rtsp.read_timeout_s": (cfg.source.rtsp.read_timeout_s, MAX_TIMEOUT_S),
+        "source.rtsp.backoff_initial_s": (cfg.source.rtsp.backoff_initial_s, MAX_TIMEOUT_S),
+        "source.rtsp.backoff_max_s": (cfg.source.rtsp.backoff_max_s, MAX_TIMEOUT_S),
+        "run.stats_interval_s": (cfg.run.stats_interval_s, MAX_TIMEOUT_S),
+    }
+    for key, (value, limit) in bounded.items():
+        if value is not None and value > limit:
+            raise ConfigError(f"{where(key)}: must be at most {limit:g}, got {value}")
+    camera = cfg.source.camera
+    for key, value, limit in (("width", camera.width, 8192), ("height", camera.height, 8192),
+                              ("fps", camera.fps, 1000)):
+        if value is not None and not 0 < value <= limit:
+            raise ConfigError(f"{where('source.camera.' + key)}: must be > 0 and at most "
+                              f"{limit}, got {value}")
     if cfg.run.stats_interval_s < 0:
         raise ConfigError(f"{where('run.stats_interval_s')}: must be >= 0")
     if cfg.sink.crf is not None and not 0 <= cfg.sink.crf <= 63:

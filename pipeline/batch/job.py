@@ -339,6 +339,8 @@ def process_job(job: Job, cfg: Config, enhancer: Any, settings: str, progress: b
         job.partial.unlink(missing_ok=True)
         rec.error = str(exc) if isinstance(exc, NocturneError) else (
             f"{type(exc).__name__}: {reason(exc)}")
+        # the record (and every line printed from it) names the input already
+        rec.error = rec.error.removeprefix(f"{job.input}: ")
         if not isinstance(exc, (NocturneError, OSError, MemoryError)):
             log.debug("%s failed", job.input, exc_info=exc)
         rec.wall_s = round(time.monotonic() - t0, 3)

@@ -42,6 +42,18 @@ from .frame import Frame, rgb_from_video_frame
 log = logging.getLogger(__name__)
 
 SCHEMES = ("file", "rtsp", "rtsps", "v4l2", "csi")
+#: the largest frame side taken: 8K video (7680x4320) and H.264's largest level (6.2:
+#: 8192x4320) fit; a larger header is a damaged file or a decompression bomb (a 20000x20000
+#: PNG is 1 MiB on disk and 1.2 GB decoded) that the encoders refuse anyway
+MAX_FRAME_SIDE = 8192
+
+
+def check_frame_size(width: int, height: int, what: str) -> None:
+    """``SourceError`` naming ``what`` when a frame side exceeds :data:`MAX_FRAME_SIDE`."""
+    if width > MAX_FRAME_SIDE or height > MAX_FRAME_SIDE:
+        raise SourceError(f"{what}: frames of {width}x{height} are larger than this pipeline "
+                          f"takes ({MAX_FRAME_SIDE} pixels on a side); downscale first "
+                          f"(e.g. ffmpeg -vf scale=-2:2160)")
 
 
 class SourceTimeout(SourceError):
@@ -201,6 +213,11 @@ class FileSource(_PyAVMixin, Source):
         if not self.width or not self.height:
             self.close()
             raise SourceError(f"{self.path}: video stream has no frame size (corrupt header?)")
+        try:
+            check_frame_size(self.width, self.height, self.path)
+        except SourceError:
+            self.close()
+            raise
         self.time_base = self.stream.time_base
         self.fps = self.stream.average_rate or self.stream.guessed_rate
         self.frame_count = self.stream.frames or None
@@ -401,15 +418,17 @@ class ImageFolderSource(Source):
         if not self.paths:
             raise SourceError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {self.pattern}")
         # the size is the first readable image's (unreadable ones are skipped when read)
+        reason = ""
         for path in self.paths:
             try:
                 first = self._load(path)
                 break
-            except SourceError:
+            except SourceError as exc:
+                reason = reason or str(exc)
                 continue
         else:
             raise SourceError(f"none of the {len(self.paths)} images in {self.pattern} can be "
-                              f"read (damaged, or not images)")
+                              f"read (damaged, not images, or too large); the first: {reason}")
         self.height, self.width = first.shape[:2]
         self.fps = Fraction(self.cfg.fps).limit_denominator(1001)
         self.time_base = 1 / self.fps
@@ -429,6 +448,7 @@ class ImageFolderSource(Source):
             cv2.utils.logging.setLogLevel(level)
         if image is None:
             raise SourceError(f"cannot read image {path}")
+        check_frame_size(image.shape[1], image.shape[0], path)
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     def read(self) -> Frame | None:
@@ -442,7 +462,8 @@ class ImageFolderSource(Source):
                 image = self._load(path)
             except SourceError:
                 self.truncated = True
-                log.warning("%s: cannot read this image; skipped (its frame is missing)", path)
+                log.warning("%s: cannot read this image (damaged, not an image, or larger than "
+                            "%d on a side); skipped (its frame is missing)", path, MAX_FRAME_SIDE)
                 continue
             # the image's own slot in the sequence: a skipped one leaves a gap in time, as a
             # lost video frame does
@@ -509,6 +530,11 @@ class RtspSource(_PyAVMixin, Source):
             raise SourceError(f"{self.uri}: no video frame within "
                               f"{self.cfg.rtsp.read_timeout_s:g} s")
         self.width, self.height = first.width, first.height
+        try:
+            check_frame_size(self.width, self.height, self.uri)
+        except SourceError:
+            self.close()
+            raise
         self.fps = self.stream.average_rate or self.stream.guessed_rate
         self._pending: av.VideoFrame | None = first
 
@@ -659,6 +685,11 @@ class CameraSource(Source):
             self.close()
             raise SourceError(f"camera {self.uri} opened but gave no frame")
         self.height, self.width = image.shape[:2]
+        try:
+            check_frame_size(self.width, self.height, self.uri)
+        except SourceError:
+            self.close()
+            raise
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = Fraction(fps).limit_denominator(1001) if fps and fps > 0 else None
         self.time_base = Fraction(1, 1000)

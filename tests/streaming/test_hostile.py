@@ -404,7 +404,7 @@ def test_batch_size_flag(clip: Path, tmp_path: Path, capsys) -> None:
                  "--batch-size", "4", "--stats-json", str(stats), "-q"]) == 0
     assert json.loads(stats.read_text())["config"]["enhancer"]["batch_size"] == 4
     assert main(["-i", str(clip), "-o", str(tmp_path / "p.mp4"), "--batch-size", "0"]) == 2
-    _one_error(capsys, "enhancer.batch_size: must be >= 1")
+    _one_error(capsys, "enhancer.batch_size: must be in 1..256")
 
 
 # -- 15. a damaged image in a folder; a source that fails part-way ----------------------------
@@ -432,7 +432,7 @@ def test_damaged_images_are_skipped_and_reported(damaged: tuple[int, ...], tmp_p
     err = capsys.readouterr().err
     assert "Traceback" not in err and "[ERROR" not in err
     for i in damaged:
-        assert f"f{i}.png: cannot read this image; skipped" in err
+        assert f"f{i}.png: cannot read this image (damaged" in err
     info = probe(out)
     kept = [i for i in range(5) if i not in damaged]
     assert info.frames == len(kept)
@@ -446,6 +446,44 @@ def test_a_folder_of_unreadable_images_is_one_error(tmp_path: Path, capsys) -> N
     assert main(["-i", str(folder), "-o", str(tmp_path / "o.mp4"), "-q"]) == 1
     _one_error(capsys, "none of the 2 images")
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_frames_larger_than_the_limit_are_refused_before_decoding_more(tmp_path: Path,
+                                                                      capsys) -> None:
+    """A decompression bomb (a tiny PNG of 20,000 pixels on a side is 1.2 GB decoded) or a
+    damaged header: a frame side above ``MAX_FRAME_SIDE`` is one error naming the file and the
+    size; in a folder of normal images such an image is skipped as a damaged one is."""
+    import cv2
+    import numpy as np
+
+    from pipeline.streaming.sources import MAX_FRAME_SIDE
+
+    wide = MAX_FRAME_SIDE + 8
+    video = tmp_path / "wide.mkv"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = wide, 16, "yuv420p"
+        for _ in range(2):
+            frame = av.VideoFrame.from_ndarray(np.zeros((16, wide, 3), np.uint8), "rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert main(["-i", str(video), "-o", str(tmp_path / "v.mp4"), "-q"]) == 1
+    _one_error(capsys, f"wide.mkv: frames of {wide}x16 are larger than")
+    assert not (tmp_path / "v.mp4").exists()
+
+    folder = _image_folder(tmp_path / "imgs", 3, ())
+    cv2.imwrite(str(folder / "f1.png"), np.zeros((8, wide, 3), np.uint8))
+    out = tmp_path / "o.mp4"
+    assert main(["-i", str(folder), "-o", str(out), "-q", "--set", "source.fps=5"]) == 3
+    assert "f1.png: cannot read this image" in capsys.readouterr().err
+    assert probe(out).frames == 2
+    only = tmp_path / "only"
+    only.mkdir()
+    (folder / "f1.png").rename(only / "big.png")
+    assert main(["-i", str(only), "-o", str(tmp_path / "b.mp4"), "-q"]) == 1
+    _one_error(capsys, f"big.png: frames of {wide}x8 are larger than")
 
 
 def test_a_source_failing_part_way_keeps_what_was_read(tmp_path: Path) -> None:
