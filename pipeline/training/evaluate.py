@@ -76,7 +76,15 @@ def parse_enhancer_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     return (label or name), name, kwargs
 
 
-def _fit(image: np.ndarray, max_side: int | None) -> np.ndarray:
+#: without ``--max-side``, the largest image side scored (the stream's own limit): a larger
+#: one takes minutes per enhancer, or is a decompression bomb
+MAX_SIDE = 8192
+
+
+def _fit(image: np.ndarray, max_side: int | None, path: Path | None = None) -> np.ndarray:
+    if not max_side and max(image.shape[:2]) > MAX_SIDE:
+        raise ConfigError(f"{path}: {image.shape[1]}x{image.shape[0]} is larger than "
+                          f"{MAX_SIDE} on a side; pass --max-side to score it downscaled")
     if not max_side or max(image.shape[:2]) <= max_side:
         return image
     f = max_side / max(image.shape[:2])
@@ -98,10 +106,10 @@ def load_samples(folder: str, max_side: int | None = None,
             a, b = read_rgb(low), read_rgb(high)
             if a.shape != b.shape:
                 raise ConfigError(f"{low} and {high} differ in size")
-            samples.append(Sample(low.stem, _fit(a, max_side), _fit(b, max_side)))
+            samples.append(Sample(low.stem, _fit(a, max_side, low), _fit(b, max_side, high)))
         return samples, True
     files = list_images(root)[:limit]
-    return [Sample(p.stem, _fit(read_rgb(p), max_side)) for p in files], False
+    return [Sample(p.stem, _fit(read_rgb(p), max_side, p)) for p in files], False
 
 
 def synthetic_samples(recipe_path: str) -> list[Sample]:
@@ -358,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use at most N images")
     parser.add_argument("--montage-rows", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be >= 1, got {args.limit}")
+    if args.max_side is not None and args.max_side < 16:
+        parser.error(f"--max-side must be at least 16 pixels, got {args.max_side}")
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
     try:
         given = [x for x in (args.data, args.synthetic_val, args.bracket_val,

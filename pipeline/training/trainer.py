@@ -122,6 +122,10 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+#: the largest ``data.crop`` / ``data.val_crop``, in pixels
+MAX_CROP = 4096
+
+
 def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (),
                 raw: Mapping[str, Any] | None = None) -> Recipe:
     """Load and validate a training recipe (same rules as run configs)."""
@@ -152,6 +156,11 @@ def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     for key in ("crop", "val_crop", "val_count", "workers"):
         if getattr(recipe.data, key) < (0 if key == "workers" else 1):
             raise ConfigError(f"{where('data.' + key)}: must be positive")
+    for key in ("crop", "val_crop"):
+        # a crop larger than an image scales the image up to it: 100000 asked for 30 GB
+        if getattr(recipe.data, key) > MAX_CROP:
+            raise ConfigError(f"{where('data.' + key)}: must be at most {MAX_CROP}, got "
+                              f"{getattr(recipe.data, key)}")
     if not 0 <= recipe.data.brackets < 1:
         raise ConfigError(f"{where('data.brackets')}: a share in [0, 1)")
     if recipe.data.holdout_scenes < 0:
@@ -159,6 +168,23 @@ def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     for key in ("batch_size", "steps"):
         if getattr(recipe.optim, key) < 1:
             raise ConfigError(f"{where('optim.' + key)}: must be >= 1")
+    o = recipe.optim
+    # each a message of its own: torch's optimizers raise bare ValueErrors for these, and a
+    # zero interval divides by zero in the loop
+    for key, ok, rule in (
+            ("lr", o.lr > 0, "must be > 0"),
+            ("weight_decay", o.weight_decay >= 0, "must be >= 0"),
+            ("beta1", 0 <= o.beta1 < 1, "must be in [0, 1)"),
+            ("beta2", 0 <= o.beta2 < 1, "must be in [0, 1)"),
+            ("warmup_steps", o.warmup_steps >= 0, "must be >= 0"),
+            ("min_lr_ratio", 0 <= o.min_lr_ratio <= 1, "must be in [0, 1]"),
+            ("grad_clip", o.grad_clip is None or o.grad_clip > 0, "must be > 0 or null")):
+        if not ok:
+            raise ConfigError(f"{where('optim.' + key)}: {rule}, got {getattr(o, key)}")
+    for key in ("log_every", "val_every", "ckpt_every"):
+        if getattr(recipe.train, key) < 1:
+            raise ConfigError(f"{where('train.' + key)}: must be >= 1, got "
+                              f"{getattr(recipe.train, key)}")
     try:
         check_threads(recipe.train.threads)
     except ConfigError as exc:
@@ -233,6 +259,11 @@ class Trainer:
             raise ConfigError(f"loss.type ratio_log needs a ratio model (ratio_log), not "
                               f"{recipe.model['type']!r}")
         self.train_set, self.val_batches = build_training_data(recipe.data, seed=tcfg.seed)
+        if recipe.optim.batch_size > len(self.train_set):
+            # the loader drops the last partial batch: it would yield nothing, for ever
+            raise ConfigError(f"optim.batch_size {recipe.optim.batch_size} is larger than the "
+                              f"training set ({len(self.train_set)} samples in "
+                              f"{recipe.data.train})")
         # Only now: a recipe whose data cannot be read leaves no empty run folder behind.
         self.out = Path(out or tcfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -393,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="train to this step (default: optim.steps)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(levelname)s: %(message)s")
     trainer: Trainer | None = None
     try:

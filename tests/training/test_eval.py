@@ -93,12 +93,19 @@ def test_unpaired_folder_no_reference_stats(tmp_path: Path) -> None:
                                       "Invalid data found"),
     (["--codec-source", "{data}/low/p0.png", "--codec-clip", "52"],
      "CRF must be an integer in 0..51"),
+    (["{data}", "--limit", "-1"], "--limit must be >= 1, got -1"),
+    (["{data}", "--max-side", "0"], "--max-side must be at least 16 pixels, got 0"),
+    (["{big}"], "big.png: 8200x8 is larger than 8192 on a side; pass --max-side"),
 ])
 def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     data = _paired_folder(tmp_path / "data", 1)
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"not a video" * 100)
-    args = [a.format(missing=tmp_path / "missing", data=data, garbage=garbage) for a in args]
+    big = tmp_path / "big"
+    big.mkdir()
+    cv2.imwrite(str(big / "big.png"), np.zeros((8, 8200, 3), np.uint8))
+    args = [a.format(missing=tmp_path / "missing", data=data, garbage=garbage, big=big)
+            for a in args]
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "eval.py"), *args,
                            "--out", str(tmp_path / "o")], capture_output=True, text=True,
                           timeout=120)

@@ -102,6 +102,11 @@ def test_checkpoint_resume_and_weights_load_in_enhancer(tmp_path: Path) -> None:
     ({"loss": {"type": "perceptual"}}, r"loss\.type: unknown loss 'perceptual'"),
     ({"optim": {"steps": 0}}, r"optim\.steps: must be >= 1"),
     ({"optim": {"lr": "fast"}}, r"optim\.lr: expected a number"),
+    ({"optim": {"lr": -1.0}}, r"optim\.lr: must be > 0, got -1\.0"),
+    ({"optim": {"beta2": 1.0}}, r"optim\.beta2: must be in \[0, 1\)"),
+    ({"optim": {"grad_clip": 0.0}}, r"optim\.grad_clip: must be > 0 or null"),
+    ({"train": {"log_every": 0}}, r"train\.log_every: must be >= 1, got 0"),
+    ({"data": {"train": "x", "crop": 100000}}, r"data\.crop: must be at most 4096"),
     ({"train": {"devise": "cpu"}}, r"train\.devise: unknown key"),
 ])
 def test_bad_recipes_name_the_key(tmp_path: Path, change: dict, message: str) -> None:
@@ -123,3 +128,12 @@ def test_train_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "runs").exists(), "a failed start left a run folder behind"
     assert main([str(tmp_path / "nope.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_a_batch_larger_than_the_training_set_is_refused(tmp_path: Path) -> None:
+    """The loader drops the last partial batch, so such a run looped for ever on nothing."""
+    images = _write_images(tmp_path / "images", 6, (0.05, 0.3))
+    raw = _recipe(images, tmp_path / "run", optim={"batch_size": 100})
+    with pytest.raises(ConfigError, match=r"optim\.batch_size 100 is larger than the training "
+                                          r"set \(4 samples in .*images\)"):
+        Trainer(load_recipe(None, raw=raw))
