@@ -46,3 +46,19 @@ def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
     except (OSError, RuntimeError, ValueError):
         return False
     return p == f or f in p.parents
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be read as a regular file — ``"does not exist"``, ``"is a folder,
+    not a file"``, ``"is not a regular file (a device, FIFO or socket)"`` — or ``None``.
+
+    A FIFO would block its reader for ever and a device such as ``/dev/zero`` never ends: both
+    are refused by name, not reported as missing."""
+    p = Path(path)
+    if not p.exists():
+        return "does not exist"
+    if p.is_dir():
+        return "is a folder, not a file"
+    if not p.is_file():
+        return "is not a regular file (a device, FIFO or socket)"
+    return None

@@ -119,5 +119,6 @@ def test_bad_override_names_set() -> None:
 def test_enhancer_parameter_values_checked_at_build() -> None:
     from pipeline.enhancers import build_enhancer
 
-    with pytest.raises(ConfigError, match=r"delay_ms must be >= 0"):
-        build_enhancer("passthrough", delay_ms=-1)
+    for bad in (-1, 1e12):  # 1e12 ms slept for ever
+        with pytest.raises(ConfigError, match=r"delay_ms must be in 0\.\.60000"):
+            build_enhancer("passthrough", delay_ms=bad)

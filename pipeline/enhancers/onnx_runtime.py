@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError, EngineBuildError, EnhancerError, reason
+from ..media import file_problem
 from .base import Enhancer, check_threads, default_threads, register_enhancer
 from .neural import apply_rows
 
@@ -109,8 +110,9 @@ class OnnxRuntimeEnhancer(Enhancer):
                 raise ConfigError("give either onnx=PATH or weights/model_args, not both: an "
                                   "exported graph already holds its weights")
             self.onnx_path = Path(onnx)
-            if not self.onnx_path.is_file():
-                raise ConfigError(f"ONNX file {str(self.onnx_path)!r} does not exist")
+            problem = file_problem(self.onnx_path)
+            if problem:
+                raise ConfigError(f"ONNX file {str(self.onnx_path)!r} {problem}")
             self._torch: Enhancer | None = None
         else:
             from . import ENHANCERS, build_enhancer

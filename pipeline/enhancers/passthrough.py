@@ -18,8 +18,9 @@ class Passthrough(Enhancer):
     """
 
     def __init__(self, delay_ms: float = 0.0) -> None:
-        if delay_ms < 0:
-            raise ValueError(f"delay_ms must be >= 0, got {delay_ms}")
+        if not 0 <= delay_ms <= 60_000:
+            # a minute a frame is already no stream; 1e12 slept for ever
+            raise ValueError(f"delay_ms must be in 0..60000, got {delay_ms}")
         self.delay_s = float(delay_ms) / 1000.0
 
     def enhance(self, frames: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, EngineBuildError, EnhancerError
+from ..media import file_problem
 from .base import Enhancer, register_enhancer
 from .neural import NEURAL_MODELS
 
@@ -66,8 +67,9 @@ class TensorRTEnhancer(Enhancer):
             raise EnhancerError(f"enhancer 'tensorrt': {exc}") from None
         if engine is not None:
             path = Path(engine)
-            if not path.is_file():
-                raise ConfigError(f"engine file {engine!r} does not exist")
+            problem = file_problem(path)
+            if problem:
+                raise ConfigError(f"engine file {engine!r} {problem}")
         else:
             engines_dir = engines_dir or default_engines_dir()
             found = find_engine(engines_dir, model, precision, target=_target(device))

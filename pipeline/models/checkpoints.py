@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..media import file_problem
 
 #: keys under which training checkpoints keep the model's state dict
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
@@ -34,10 +35,9 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     pickled objects (a whole pickled model, say) is refused with a ``ConfigError`` saying so.
     """
     file = Path(path)
-    if file.is_dir():
-        raise ConfigError(f"weights file {str(file)!r} is a folder, not a file")
-    if not file.is_file():
-        raise ConfigError(f"weights file {str(file)!r} does not exist")
+    problem = file_problem(file)
+    if problem:
+        raise ConfigError(f"weights file {str(file)!r} {problem}")
     try:
         loaded = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

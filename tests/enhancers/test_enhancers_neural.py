@@ -2,6 +2,7 @@
 by the user, the Zero-DCE++ lookup-table path, argument checks, and a real file job."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -83,6 +84,11 @@ def test_unet_width_comes_from_the_weights_file(tmp_path: Path) -> None:
 def test_argument_and_weights_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         build_enhancer("zero_dce", weights=str(tmp_path / "nope.pth"))
+    # a device never ends and a FIFO blocks its reader: refused by name, not read
+    os.mkfifo(tmp_path / "fifo.pth")
+    for special in ("/dev/zero", str(tmp_path / "fifo.pth")):
+        with pytest.raises(ConfigError, match="is not a regular file .a device, FIFO or socket"):
+            build_enhancer("zero_dce", weights=special)
     other = tmp_path / "pp.pt"
     torch.save(create_model("zero_dce_pp").state_dict(), other)
     with pytest.raises(ConfigError, match="does not fit model ZeroDCE: missing keys"):

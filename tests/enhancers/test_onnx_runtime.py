@@ -92,6 +92,10 @@ def test_runs_a_users_onnx_file(tmp_path: Path) -> None:
 def test_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         build_enhancer("onnxruntime", onnx=str(tmp_path / "nope.onnx"))
+    with pytest.raises(ConfigError, match="'/dev/zero' is not a regular file"):
+        build_enhancer("onnxruntime", onnx="/dev/zero")
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        build_enhancer("onnxruntime", onnx=str(tmp_path))
     with pytest.raises(ConfigError, match="cannot run on ONNX Runtime; valid: unet_gn"):
         build_enhancer("onnxruntime", model="clahe")
     with pytest.raises(ConfigError, match="give either onnx=PATH or weights"):
