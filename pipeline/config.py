@@ -489,13 +489,25 @@ def _apply_override(raw: dict[str, Any], assignment: str) -> str:
     return key
 
 
+#: the largest config or recipe file read (the shipped ones are under 4 KiB)
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Parse a YAML config file into a dict (empty file → empty dict)."""
     p = Path(path)
     try:
         if p.is_dir():
             raise ConfigError(f"config {p} is a folder, not a YAML file")
-        text = p.read_text(encoding="utf-8")
+        if p.exists() and not p.is_file():
+            # /dev/zero as a config was read until the kernel killed the process
+            raise ConfigError(f"config {p} is not a regular file (a device, FIFO or socket)")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {p} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not "
+                              f"a config file")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {p}") from None
     except UnicodeDecodeError as exc:

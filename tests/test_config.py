@@ -122,3 +122,13 @@ def test_enhancer_parameter_values_checked_at_build() -> None:
     for bad in (-1, 1e12):  # 1e12 ms slept for ever
         with pytest.raises(ConfigError, match=r"delay_ms must be in 0\.\.60000"):
             build_enhancer("passthrough", delay_ms=bad)
+
+
+def test_config_files_that_are_devices_or_huge_are_refused(tmp_path: Path) -> None:
+    """/dev/zero as a config was read until the kernel killed the process (exit 137)."""
+    with pytest.raises(ConfigError, match=r"config /dev/zero is not a regular file"):
+        load_config("/dev/zero")
+    big = tmp_path / "big.yaml"
+    big.write_text("#" * (2 * 1024 * 1024))
+    with pytest.raises(ConfigError, match=r"big\.yaml is larger than 1024 KiB"):
+        load_config(big)

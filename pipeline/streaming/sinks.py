@@ -164,6 +164,10 @@ class FileSink(Sink):
         options = {k: str(v) for k, v in cfg.codec_options.items()}
         if cfg.preset:
             options.setdefault("preset", cfg.preset)
+        if cfg.codec == "libx265":
+            # x265 prints its banner and summary straight to stderr (past -q and the log
+            # level); the run's own stats say what it did
+            options.setdefault("x265-params", "log-level=error")
         if cfg.bitrate:
             stream.bit_rate = _parse_bitrate(cfg.bitrate)
         elif cfg.crf is not None:

@@ -43,6 +43,16 @@ def test_cli_file_job(clip: Path, tmp_path: Path) -> None:
     assert probe(out).frames == probe(clip).frames == json.loads(stats.read_text())["frames_out"]
 
 
+def test_quiet_h265_job_prints_nothing(clip: Path, tmp_path: Path) -> None:
+    """x265 writes its banner and summary to stderr itself; ``-q`` means nothing there."""
+    out = tmp_path / "out.mkv"
+    proc = run_cli("-i", str(clip), "-o", str(out), "--enhancer", "gamma", "-q",
+                   "--no-progress", "--set", "sink.codec=libx265")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert probe(out).frames == probe(clip).frames
+
+
 def test_missing_file(tmp_path: Path) -> None:
     proc = run_cli("-i", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o.mp4"))
     assert_clean_error(proc, r"not found: .*nope\.mp4", 1)
