@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
+from pipeline.errors import ConfigError, NocturneError, describe  # noqa: E402
 from pipeline.streaming.runner import Pipeline  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
@@ -98,20 +99,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=str(ROOT / "bench_out"), help="folder for clips")
     parser.add_argument("--json", default=None, help="results file (default: WORK/bench.json)")
     args = parser.parse_args(argv)
+    sizes = []
+    for size in args.sizes:
+        try:
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            parser.error(f"bad size {size!r}, expected WxH")
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            parser.error(f"size {size!r}: each side must be in 16..8192")
+        sizes.append((size, w, h))
+    for name, ok, rule in (("--seconds", 0 < args.seconds <= 600, "in (0, 600]"),
+                           ("--fps", 0 < args.fps <= 1000, "in (0, 1000]"),
+                           ("--crf", 0 <= args.crf <= 51, "in 0..51"),
+                           ("--repeat", 1 <= args.repeat <= 100, "in 1..100")):
+        if not ok:
+            parser.error(f"{name} must be {rule}, got {getattr(args, name[2:])}")
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    try:
+        return _run(args, sizes)
+    except (NocturneError, OSError) as exc:
+        print(f"bench.py: error: {describe(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+
+
+def _run(args: argparse.Namespace, sizes: list[tuple[str, int, int]]) -> int:
+    """The benchmark proper, for checked arguments."""
+    # the encoder settings checked as a run's config checks them (the floor uses them too)
+    load_config(raw={"sink": {"preset": args.preset, "crf": args.crf}})
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results = []
     print(f"cpu cores: {os.cpu_count()}, preset {args.preset}, crf {args.crf:g}, "
           f"best of {args.repeat}")
     print(f"{'size':>10} {'case':>24} {'fps':>8} {'vs floor':>9}")
-    for size in args.sizes:
-        try:
-            w, h = (int(v) for v in size.lower().split("x"))
-        except ValueError:
-            print(f"bench.py: error: bad size {size!r}, expected WxH", file=sys.stderr)
-            return 2
-        clip = work / f"night_{w}x{h}.mp4"
+    for size, w, h in sizes:
+        # the clip's name says everything it was made with: another length is another clip
+        clip = work / f"night_{w}x{h}_{args.fps:g}fps_{args.seconds:g}s.mp4"
         if not clip.exists():
             write_night_clip(clip, width=w, height=h, fps=args.fps, seconds=args.seconds,
                              audio=True, seed=0)

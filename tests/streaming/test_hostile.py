@@ -519,3 +519,20 @@ def test_encoder_settings_refused_at_the_first_frame_are_named(setting: str, cli
     line = _one_error(capsys, "the encoder refused its settings")
     assert setting.split("=", 1)[0] in line
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sizes", "0x0"], "size '0x0': each side must be in 16..8192"),
+    (["--repeat", "0"], "--repeat must be in 1..100, got 0"),
+    (["--seconds", "-1"], r"--seconds must be in \(0, 600\], got -1.0"),
+    (["--sizes", "64x48", "--seconds", "0.2", "--enhancers", "nosuch"],
+     "unknown enhancer 'nosuch'"),
+    (["--sizes", "64x48", "--seconds", "0.2", "--preset", "nope"],
+     "libx264 has no preset 'nope'"),
+])
+def test_benchmark_arguments_are_checked(args: list[str], message: str, tmp_path: Path) -> None:
+    """The benchmark is a tool users run too: one error line, exit 2, no traceback."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "bench.py"), *args,
+                           "--work", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert_clean_error(proc, message, 2)
