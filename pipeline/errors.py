@@ -6,6 +6,7 @@ stderr and an exit code, so a user mistake never shows a traceback.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 
 class NocturneError(Exception):
@@ -51,3 +52,19 @@ def describe(exc: BaseException) -> str:
     # one line, whatever a library put in its message (ONNX Runtime, PyYAML and FFmpeg
     # messages can span several)
     return " ".join(text.split())
+
+
+def run_tool(prog: str, main: Callable[[], int]) -> int:
+    """Run a benchmark's ``main`` as a command: a bad argument or input that a library
+    reports (a ``ConfigError``, a ``ValueError`` such as an impossible size) is one ``error:``
+    line and exit 2, a failure (our errors, OS and runtime errors) one line and exit 1, Ctrl-C
+    exit 130 — never a traceback."""
+    import sys
+
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, NocturneError, OSError, RuntimeError) as exc:
+        print(f"{prog}: error: {describe(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1

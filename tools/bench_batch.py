@@ -72,6 +72,8 @@ def main() -> int:
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--json", default="out/bench_batch.json")
     args = parser.parse_args()
+    if args.clips < 1:
+        parser.error(f"--clips must be >= 1, got {args.clips}")
     logging.basicConfig(level=logging.ERROR)
     width, height = (int(v) for v in args.size.lower().split("x"))
     cfg = load_config(None, [f"enhancer={{type: {args.enhancer}}}",
@@ -107,4 +109,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.errors import run_tool
+
+    sys.exit(run_tool("bench_batch.py", main))

@@ -337,7 +337,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
+    from pipeline.errors import run_tool
+
+    sys.exit(run_tool("bench_latency.py", main))

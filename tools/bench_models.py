@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="intra-op threads (default: the backend's own choice)")
     parser.add_argument("--json", default=str(ROOT / "bench_out" / "bench_models.json"))
     args = parser.parse_args(argv)
+    if args.frames < 1:
+        parser.error(f"--frames must be >= 1, got {args.frames}")
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
     results = []
     print(f"cpu cores: {os.cpu_count()}, threads {args.threads or 'default'}, best of "
@@ -108,4 +110,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.errors import run_tool
+
+    sys.exit(run_tool("bench_models.py", main))

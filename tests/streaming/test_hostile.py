@@ -536,3 +536,17 @@ def test_benchmark_arguments_are_checked(args: list[str], message: str, tmp_path
                            "--work", str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
     assert_clean_error(proc, message, 2)
+
+
+@pytest.mark.parametrize("tool, args, message", [
+    ("bench_threads.py", ["--size", "0x0"], "width must be at least 16, not 0"),
+    ("bench_threads.py", ["--threads", "0"], "threads must be an integer in 1..256, got 0"),
+    ("bench_temporal.py", ["--enhancer", "nosuch"], "unknown enhancer 'nosuch'"),
+    ("bench_models.py", ["--frames", "0", "--sizes", "64x48"], "--frames must be >= 1, got 0"),
+    ("bench_batch.py", ["--clips", "0"], "--clips must be >= 1, got 0"),
+])
+def test_other_benchmarks_report_bad_arguments_in_one_line(tool: str, args: list[str],
+                                                           message: str) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / tool), *args],
+                          capture_output=True, text=True, timeout=120)
+    assert_clean_error(proc, message, 2)
