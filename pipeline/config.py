@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .errors import ConfigError
+from .media import MAX_FRAME_SIDE, file_problem
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -338,7 +339,7 @@ def _build(cls: type, data: Any, path: str, where: _Where) -> Any:
     return cls(**kwargs)
 
 
-#: the largest ``enhancer.batch_size`` (as ``build_engine.py --batch``)
+#: the largest ``enhancer.batch_size`` and ``build_engine.py --batch``
 MAX_BATCH = 256
 #: the largest ``source.queue_size`` / ``sink.queue_size``, in frames
 MAX_QUEUE = 256
@@ -405,7 +406,8 @@ def _validate_ranges(cfg: Config, where: _Where) -> None:
         if value is not None and value > limit:
             raise ConfigError(f"{where(key)}: must be at most {limit:g}, got {value}")
     camera = cfg.source.camera
-    for key, value, limit in (("width", camera.width, 8192), ("height", camera.height, 8192),
+    for key, value, limit in (("width", camera.width, MAX_FRAME_SIDE),
+                              ("height", camera.height, MAX_FRAME_SIDE),
                               ("fps", camera.fps, 1000)):
         if value is not None and not 0 < value <= limit:
             raise ConfigError(f"{where('source.camera.' + key)}: must be > 0 and at most "
@@ -497,11 +499,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Parse a YAML config file into a dict (empty file → empty dict)."""
     p = Path(path)
     try:
-        if p.is_dir():
-            raise ConfigError(f"config {p} is a folder, not a YAML file")
-        if p.exists() and not p.is_file():
-            # /dev/zero as a config was read until the kernel killed the process
-            raise ConfigError(f"config {p} is not a regular file (a device, FIFO or socket)")
+        # a device or FIFO too: /dev/zero as a config was read until the kernel killed the
+        # process
+        problem = file_problem(p)
+        if problem == "does not exist":
+            raise FileNotFoundError(p)
+        if problem:
+            raise ConfigError(f"config {p} {problem}")
         with open(p, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:

@@ -9,6 +9,10 @@ from pathlib import Path
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: video containers the batch job looks for and training/calibration sample frames from
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m4v")
+#: the largest frame side any job takes: 8K video (7680x4320) and H.264's largest level (6.2:
+#: 8192x4320) fit; a larger header is a damaged file or a decompression bomb (a 20000x20000
+#: PNG is 1 MiB on disk and 1.2 GB decoded) that the encoders refuse anyway
+MAX_FRAME_SIDE = 8192
 #: marks a temporary output: ``.NAME.nocturne-partial.EXT`` beside the final ``NAME.EXT``
 PARTIAL_TAG = ".nocturne-partial"
 

@@ -34,6 +34,7 @@ import av  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
 from pipeline.errors import ConfigError, NocturneError, describe  # noqa: E402
+from pipeline.media import MAX_FRAME_SIDE  # noqa: E402
 from pipeline.streaming.runner import Pipeline  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             w, h = (int(v) for v in size.lower().split("x"))
         except ValueError:
             parser.error(f"bad size {size!r}, expected WxH")
-        if not (16 <= w <= 8192 and 16 <= h <= 8192):
-            parser.error(f"size {size!r}: each side must be in 16..8192")
+        if not (16 <= w <= MAX_FRAME_SIDE and 16 <= h <= MAX_FRAME_SIDE):
+            parser.error(f"size {size!r}: each side must be in 16..{MAX_FRAME_SIDE}")
         sizes.append((size, w, h))
     for name, ok, rule in (("--seconds", 0 < args.seconds <= 600, "in (0, 600]"),
                            ("--fps", 0 < args.fps <= 1000, "in (0, 1000]"),

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .engine_info import PRECISIONS, BuildOptions, frame_shape
+from ..config import MAX_BATCH
 from ..enhancers.neural import NEURAL_MODELS
 from ..errors import ConfigError, NocturneError, describe
 
@@ -59,10 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--engines-dir", default=None, help="default: $NOCTURNE_ENGINES or engines/")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
-
-
-#: the largest --batch (frames per engine call) a profile may ask for
-MAX_BATCH = 256
 
 
 def options_from_args(args: argparse.Namespace, onnx_path: str) -> BuildOptions:

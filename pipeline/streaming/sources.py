@@ -36,16 +36,12 @@ import numpy as np
 
 from ..config import SourceConfig
 from ..errors import SourceError
-from ..media import IMAGE_EXTENSIONS
+from ..media import IMAGE_EXTENSIONS, MAX_FRAME_SIDE
 from .frame import Frame, rgb_from_video_frame
 
 log = logging.getLogger(__name__)
 
 SCHEMES = ("file", "rtsp", "rtsps", "v4l2", "csi")
-#: the largest frame side taken: 8K video (7680x4320) and H.264's largest level (6.2:
-#: 8192x4320) fit; a larger header is a damaged file or a decompression bomb (a 20000x20000
-#: PNG is 1 MiB on disk and 1.2 GB decoded) that the encoders refuse anyway
-MAX_FRAME_SIDE = 8192
 
 
 def check_frame_size(width: int, height: int, what: str) -> None:
@@ -106,6 +102,15 @@ class Source(abc.ABC):
     def request_stop(self) -> None:
         """Interrupt waits (reconnect back-off, real-time pacing) so the capture thread ends."""
         self._stop.set()
+
+    def _check_frame_size(self, what: str) -> None:
+        """:func:`check_frame_size` for the size just read at open; closes the source first
+        when it is too large."""
+        try:
+            check_frame_size(self.width, self.height, what)
+        except SourceError:
+            self.close()
+            raise
 
     def _frame(self, image: np.ndarray, pts: int | None, time_base: Fraction | None) -> Frame:
         if self.width and self.height and image.shape[:2] != (self.height, self.width):
@@ -213,11 +218,7 @@ class FileSource(_PyAVMixin, Source):
         if not self.width or not self.height:
             self.close()
             raise SourceError(f"{self.path}: video stream has no frame size (corrupt header?)")
-        try:
-            check_frame_size(self.width, self.height, self.path)
-        except SourceError:
-            self.close()
-            raise
+        self._check_frame_size(self.path)
         self.time_base = self.stream.time_base
         self.fps = self.stream.average_rate or self.stream.guessed_rate
         self.frame_count = self.stream.frames or None
@@ -530,11 +531,7 @@ class RtspSource(_PyAVMixin, Source):
             raise SourceError(f"{self.uri}: no video frame within "
                               f"{self.cfg.rtsp.read_timeout_s:g} s")
         self.width, self.height = first.width, first.height
-        try:
-            check_frame_size(self.width, self.height, self.uri)
-        except SourceError:
-            self.close()
-            raise
+        self._check_frame_size(self.uri)
         self.fps = self.stream.average_rate or self.stream.guessed_rate
         self._pending: av.VideoFrame | None = first
 
@@ -685,11 +682,7 @@ class CameraSource(Source):
             self.close()
             raise SourceError(f"camera {self.uri} opened but gave no frame")
         self.height, self.width = image.shape[:2]
-        try:
-            check_frame_size(self.width, self.height, self.uri)
-        except SourceError:
-            self.close()
-            raise
+        self._check_frame_size(self.uri)
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = Fraction(fps).limit_denominator(1001) if fps and fps > 0 else None
         self.time_base = Fraction(1, 1000)

@@ -37,6 +37,7 @@ import numpy as np
 import yaml
 
 from ..errors import ConfigError, NocturneError, describe, reason
+from ..media import MAX_FRAME_SIDE
 from .metrics import (block_ratio, dark_luma, gt_mean_correct, no_reference_stats, psnr, ssim,
                       zero_reference_terms)
 
@@ -76,15 +77,12 @@ def parse_enhancer_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     return (label or name), name, kwargs
 
 
-#: without ``--max-side``, the largest image side scored (the stream's own limit): a larger
-#: one takes minutes per enhancer, or is a decompression bomb
-MAX_SIDE = 8192
-
-
 def _fit(image: np.ndarray, max_side: int | None, path: Path | None = None) -> np.ndarray:
-    if not max_side and max(image.shape[:2]) > MAX_SIDE:
+    # without --max-side, the stream's own limit: a larger image takes minutes per enhancer,
+    # or is a decompression bomb
+    if not max_side and max(image.shape[:2]) > MAX_FRAME_SIDE:
         raise ConfigError(f"{path}: {image.shape[1]}x{image.shape[0]} is larger than "
-                          f"{MAX_SIDE} on a side; pass --max-side to score it downscaled")
+                          f"{MAX_FRAME_SIDE} on a side; pass --max-side to score it downscaled")
     if not max_side or max(image.shape[:2]) <= max_side:
         return image
     f = max_side / max(image.shape[:2])
