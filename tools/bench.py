@@ -39,6 +39,8 @@ from pipeline.streaming.runner import Pipeline  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
 DEFAULT_ENHANCERS = ("gamma", "clahe", "retinex")
+#: each pipeline case's stage statistics (its last run): where the time went
+STAGES: dict[str, dict[str, object]] = {}
 
 
 def floor_fps(src: Path, dst: Path, preset: str, crf: float) -> float:
@@ -79,7 +81,9 @@ def pipeline_fps(src: Path, dst: Path, enhancer: str, preset: str, crf: float) -
     })
     t0 = time.perf_counter()
     result = Pipeline(cfg).run()
-    return result.stats.frames_out / (time.perf_counter() - t0)
+    fps = result.stats.frames_out / (time.perf_counter() - t0)
+    STAGES[enhancer] = result.stats.as_dict()["stages"]
+    return fps
 
 
 def best_of(repeat: int, fn, *args) -> float:  # type: ignore[no-untyped-def]
@@ -146,9 +150,16 @@ def _run(args: argparse.Namespace, sizes: list[tuple[str, int, int]]) -> int:
                           args.preset, args.crf)
             rows.append((name, fps))
         for name, fps in rows:
-            print(f"{size:>10} {name:>24} {fps:8.1f} {fps / floor:9.2f}")
+            stages = STAGES.get(name, {})
+            # each stage's own work per frame: the largest is the bottleneck
+            busy = "  ".join(
+                f"{stage} {1000 * info['busy_s'] / max(info['frames'], 1):.1f}"  # type: ignore[index]
+                for stage, info in stages.items())
+            print(f"{size:>10} {name:>24} {fps:8.1f} {fps / floor:9.2f}"
+                  + (f"   busy ms/frame: {busy}" if busy else ""))
             results.append({"size": size, "case": name, "fps": round(fps, 2),
-                            "ratio_to_floor": round(fps / floor, 3)})
+                            "ratio_to_floor": round(fps / floor, 3),
+                            "stages": STAGES.get(name)})
     out = Path(args.json) if args.json else work / "bench.json"
     out.write_text(json.dumps({"cpu_cores": os.cpu_count(), "preset": args.preset,
                                "crf": args.crf, "seconds": args.seconds, "results": results},

@@ -10,12 +10,14 @@ FPS on this machine (libx264 at the given presets), and GPU utilization where NV
     python tools/bench_gpu.py --engine engines/X.engine --iterations 500
     python tools/bench_gpu.py --torch unet_gn zero_dce_pp zero_dce --precision fp16 \
         --batch 1 4 --graphs --sizes 1920x1080 --encoder ultrafast superfast veryfast
+    python tools/bench_gpu.py --torch unet_gn --precision fp16 --batch 4 --plain  # NCHW
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -80,7 +82,8 @@ def bench(engine: Path, width: int, height: int, iterations: int) -> dict[str, o
 
 
 def bench_torch(model_name: str, width: int, height: int, iterations: int, precision: str,
-                batch: int, graphs: bool, device: str) -> dict[str, object]:
+                batch: int, graphs: bool, device: str, gpu_layout: bool = True
+                ) -> dict[str, object]:
     """The PyTorch runner on CUDA: phases by CUDA events on one stream, then pipelined FPS."""
     import torch
 
@@ -88,7 +91,8 @@ def bench_torch(model_name: str, width: int, height: int, iterations: int, preci
     from pipeline.enhancers.torch_runtime import CudaOps, TorchRunner
 
     enhancer = build_enhancer(model_name, device=device)  # the shipped weights, checked
-    runner = TorchRunner(enhancer.model, CudaOps(torch.device(device)), precision, graphs=graphs)
+    runner = TorchRunner(enhancer.model, CudaOps(torch.device(device)), precision, graphs=graphs,
+                         gpu_layout=gpu_layout)
     frames = np.random.default_rng(0).integers(0, 80, (batch, height, width, 3), dtype=np.uint8)
     host_in = torch.from_numpy(frames).pin_memory()
     host_out = torch.empty_like(host_in).pin_memory()
@@ -108,24 +112,55 @@ def bench_torch(model_name: str, width: int, height: int, iterations: int, preci
                 phases["h2d_ms"].append(events[0].elapsed_time(events[1]))
                 phases["compute_ms"].append(events[1].elapsed_time(events[2]))
                 phases["d2h_ms"].append(events[2].elapsed_time(events[3]))
-    fps = pipelined(runner, frames, iterations)
+    with Utilization(runner.ops.device.index or 0) as busy:
+        fps = pipelined(runner, frames, iterations)
     return {"model": model_name, "backend": "torch", "precision": precision, "batch": batch,
-            "graphs": graphs, "graph_runs": runner.graph_runs, "size": f"{width}x{height}",
+            "graphs": graphs, "graph_runs": runner.graph_runs, "gpu_layout": gpu_layout,
+            "size": f"{width}x{height}",
             "gpu": torch.cuda.get_device_name(torch.device(device)),
             **{k: percentiles(v) for k, v in phases.items()},
-            "pipelined_fps_incl_host_copies": fps, "utilization": _utilization()}
+            "pipelined_fps_incl_host_copies": fps, "gpu_utilization_pct": busy.value}
 
 
-def _utilization() -> float | None:
-    """GPU utilization (%) now, where NVML (pynvml) is installed."""
-    try:
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+class Utilization:
+    """Mean GPU utilization (%) while the ``with`` block runs, sampled by NVML (pynvml) every
+    50 ms in a thread; ``value`` is None where NVML is not installed or not answering."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.value: float | None = None
+        self._samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _poll(self, handle: object) -> None:
         import pynvml  # type: ignore[import-not-found]
 
-        pynvml.nvmlInit()
-        return float(pynvml.nvmlDeviceGetUtilizationRates(
-            pynvml.nvmlDeviceGetHandleByIndex(0)).gpu)
-    except Exception:
-        return None
+        while not self._stop.wait(0.05):
+            self._samples.append(float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu))
+
+    def __enter__(self) -> "Utilization":
+        try:
+            import pynvml  # type: ignore[import-not-found]
+
+            pynvml.nvmlInit()
+            handle = pynvml.nvmlDeviceGetHandleByIndex(self.index)
+        except Exception:  # no NVML: utilization is simply not reported
+            return self
+        self._thread = threading.Thread(target=self._poll, args=(handle,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            if self._samples:
+                self.value = float(np.mean(self._samples))
 
 
 def encoder_fps(width: int, height: int, preset: str, frames: int = 120) -> float:
@@ -164,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["fp32", "fp16", "bf16"], help="--torch precisions")
     parser.add_argument("--batch", nargs="+", type=int, default=[1], help="--torch batch sizes")
     parser.add_argument("--graphs", action="store_true", help="--torch: CUDA graphs")
+    parser.add_argument("--plain", action="store_true",
+                        help="--torch: PyTorch's own layout and GroupNorm (NCHW), to compare")
     parser.add_argument("--device", default="cuda:0", help="--torch: the CUDA device")
     parser.add_argument("--encoder", nargs="*", default=[], metavar="PRESET",
                         help="also time libx264 alone at these presets")
@@ -186,14 +223,15 @@ def main(argv: list[str] | None = None) -> int:
                 for precision in args.precision:
                     for batch in args.batch:
                         row = bench_torch(model, w, h, args.iterations, precision, batch,
-                                          args.graphs, args.device)
+                                          args.graphs, args.device, not args.plain)
                         rows.append(row)
-                        print(f"{size:>10} {model:>14} {precision} b{batch}  H2D "
+                        layout = "plain" if args.plain else "nhwc"
+                        print(f"{size:>10} {model:>14} {precision} b{batch} {layout}  H2D "
                               f"{row['h2d_ms']['mean']:.3f} ms  compute "
                               f"{row['compute_ms']['mean']:.3f} ms  D2H "
                               f"{row['d2h_ms']['mean']:.3f} ms  pipelined "
                               f"{row['pipelined_fps_incl_host_copies']:.1f} FPS "
-                              f"({row['gpu']})")
+                              f"util {_pct(row['gpu_utilization_pct'])} ({row['gpu']})")
         from pipeline.deploy.trt import find_engine
 
         engine = None if args.torch else (

@@ -13,7 +13,10 @@ copies a batch into a pinned slot and queues, each on its own stream and ordered
 ``collect`` waits for the oldest batch's download event. With two batches submitted, the upload
 of N+1 and the download of N-1 overlap the compute of N. ``infer`` returns its own batch even
 with others in flight. ``precision`` is ``fp32``, ``fp16`` or ``bf16``: the model is cast,
-normalization layers kept in FP32 (a variance of FP16 values overflows). With ``graphs`` the
+normalization layers kept in FP32 (a variance of FP16 values overflows); on a GPU the weights
+are channels-last (the frame arrives NHWC: no transpose anywhere) and each GroupNorm's
+statistics are split reductions over the whole GPU (``models.common.ReducedGroupNorm``:
+PyTorch's own kernel keeps a few thread blocks busy at 1080p). With ``graphs`` the
 compute step of a fixed batch shape is captured once as a CUDA graph and replayed (falling back
 to eager for other shapes, or where capture fails); ``cudnn.benchmark`` picks kernels per shape.
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import abc
 import collections
 import contextlib
+import copy
 import logging
 from typing import Any, Callable
 
@@ -34,7 +38,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, EnhancerError
-from ..models.common import PRECISIONS, cast_model
+from ..models.common import PRECISIONS, cast_model, prepare_for_gpu
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +143,20 @@ class TorchRunner:
 
     def __init__(self, model: nn.Module, ops: DeviceOps, precision: str = "fp32",
                  graphs: bool = False,
-                 forward: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> None:
+                 forward: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+                 gpu_layout: bool = True) -> None:
         self.ops = ops
         self.precision = precision
         self.dtype = PRECISIONS.get(precision)
         if self.dtype is None:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, "
                               f"got {precision!r}")
-        self.model = cast_model(model.eval().to(ops.device), precision)
+        # a copy: the caller's model stays as it was (FP32, its own layout) for other uses
+        self.model = cast_model(copy.deepcopy(model).eval().to(ops.device), precision)
+        #: channels-last weights and split-reduction GroupNorms (``models.common``), on a GPU
+        self.gpu_layout = bool(gpu_layout) and ops.device.type == "cuda"
+        if self.gpu_layout:
+            self.model = prepare_for_gpu(self.model)
         self._forward = forward or (lambda m, x: m(x))
         self.graphs = bool(graphs) and ops.device.type == "cuda"
         self._graph: dict[tuple[int, ...], tuple[Any, torch.Tensor, torch.Tensor]] = {}

@@ -135,7 +135,10 @@ def noise_sigma_levels(y: torch.Tensor) -> torch.Tensor:
     size, even 1x1 (0 then), gives a number. Those rows are the first of each row of 8x8
     codec blocks, so block edges count as noise there: blocky video is smoothed a little more.
     """
-    kernel = torch.tensor(IMMERKAER, dtype=y.dtype, device=y.device).reshape(1, 1, 3, 3)
+    # IMMERKAER is the outer product of (1, -2, 1) with itself; built on the device, not
+    # copied from the host, so that a CUDA graph can capture it
+    line = 1.0 - 3.0 * (torch.arange(3, device=y.device) == 1).to(y.dtype)
+    kernel = torch.outer(line, line).reshape(1, 1, 3, 3)
     padded = F.pad(y * 255.0, (1, 1, 1, 1), mode="replicate")
     response = F.conv2d(padded, kernel)[..., ::NOISE_ROW_STEP, :]
     count = response.shape[-2] * response.shape[-1]

@@ -131,5 +131,6 @@ class UNetGN(nn.Module):
         if not self.input_skip:
             return torch.sigmoid(self.head(d))[..., :h, :w]
         f = self.head[1](self.head[0](d))
-        skip = torch.logit(x.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
+        # in FP32: BF16 rounds 1 - 1/512 up to 1, whose logit is infinite
+        skip = torch.logit(x.float().clamp(LOGIT_EPS, 1 - LOGIT_EPS)).to(x.dtype)
         return torch.sigmoid(self.head[2](torch.cat([f, skip], 1)))[..., :h, :w]

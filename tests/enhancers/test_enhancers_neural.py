@@ -112,13 +112,38 @@ def test_cuda_without_a_gpu_is_a_clear_error() -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU with CUDA")
-@pytest.mark.parametrize("name", NEURAL)
+@pytest.mark.parametrize("name", [*NEURAL, "lowres_guided"])
 def test_cuda_matches_cpu(name: str) -> None:
     frame = _night_frame()
     cpu = build_enhancer(name)(frame).astype(int)
     with build_enhancer(name, device="cuda") as enhancer:
         gpu = enhancer(frame).astype(int)
     assert np.abs(cpu - gpu).max() <= 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU with CUDA")
+def test_cuda_fp16_batches_through_pipeline_and_batch_job(tmp_path: Path) -> None:
+    """The production threads on a GPU: FP16, CUDA graphs and batches of 4 over a clip whose
+    length is not a multiple of 4 (a short last batch), then the batch job; nothing lost."""
+    from pipeline.batch.cli import main as batch_main
+    from pipeline.config import load_config
+    from pipeline.streaming.runner import Pipeline
+
+    clip = make_clip(tmp_path / "night.mp4", seconds=1.0, fps=30)
+    enhancer = "{type: unet_gn, device: cuda, precision: fp16, graphs: true}"
+    cfg = load_config(None, [f"source.uri={clip}", f"sink.uri={tmp_path / 'o.mp4'}",
+                             f"enhancer={enhancer}", "enhancer.batch_size=4",
+                             "run.progress=false"])
+    result = Pipeline(cfg).run()
+    assert result.error is None and result.stats.frames_out == probe(clip).frames == 30
+    drives = tmp_path / "drives"
+    drives.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(drives / name, seconds=0.5)
+    assert batch_main([str(drives), "-o", str(tmp_path / "out"), "--no-progress",
+                       "--set", f"enhancer={enhancer}", "--batch-size", "4"]) == 0
+    assert probe(tmp_path / "out" / "b.mp4").frames == probe(drives / "b.mp4").frames
 
 
 @needs_official

@@ -11,7 +11,7 @@ from torch import nn
 
 from pipeline.enhancers import build_enhancer
 from pipeline.enhancers.torch_runtime import CpuOps, TorchRunner
-from pipeline.models.common import cast_model
+from pipeline.models.common import ReducedGroupNorm, cast_model, prepare_for_gpu
 from pipeline.errors import ConfigError, EnhancerError
 from pipeline.models import create_model
 
@@ -68,6 +68,55 @@ def _copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model)
 
 
+def test_bf16_unet_on_white_is_finite() -> None:
+    """BF16 rounds the input clamp 1 - 1/512 up to 1: the logit is taken in FP32."""
+    torch.manual_seed(0)
+    model = create_model("unet_gn", width=0.25).eval()
+    frames = np.full((1, 32, 48, 3), 255, np.uint8)
+    frames[0, :16] = 3
+    fp32 = TorchRunner(_copy(model), CpuOps(), "fp32").infer(frames)
+    low = TorchRunner(_copy(model), CpuOps(), "bf16").infer(frames)
+    assert np.abs(low.astype(int) - fp32.astype(int)).max() <= 6
+
+
+@pytest.mark.parametrize("channels, groups, affine", [(16, 16, True), (64, 32, True),
+                                                      (6, 3, True), (8, 4, False)])
+def test_reduced_group_norm_is_group_norm(channels: int, groups: int, affine: bool) -> None:
+    torch.manual_seed(channels)
+    norm = nn.GroupNorm(groups, channels, affine=affine)
+    if affine:
+        nn.init.normal_(norm.weight)
+        nn.init.normal_(norm.bias)
+    x = torch.randn(2, channels, 19, 27) * 3 + 1.5
+    reduced = ReducedGroupNorm(norm)
+    expected = norm(x)
+    torch.testing.assert_close(reduced(x), expected, atol=2e-5, rtol=1e-5)
+    last = reduced(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(last, expected, atol=2e-5, rtol=1e-5)
+    assert reduced.half().weight.dtype == torch.float32  # affine kept FP32 under a cast
+    low = reduced(x.bfloat16()).float()
+    assert torch.isfinite(low).all() and (low - expected).abs().max() < 0.1
+
+
+def test_gpu_layout_keeps_the_function() -> None:
+    """The layout a GPU gets (channels-last weights, split-reduction GroupNorms) computes what
+    the model computed, and the runner works on a copy (the caller's model is untouched)."""
+    torch.manual_seed(1)
+    model = create_model("unet_gn", width=0.25).eval()
+    x = torch.rand(1, 3, 48, 80)
+    with torch.no_grad():
+        expected = model(x)
+        prepared = prepare_for_gpu(_copy(model))
+        got = prepared(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert not any(isinstance(m, nn.GroupNorm) for m in prepared.modules())
+    assert sum(isinstance(m, ReducedGroupNorm) for m in prepared.modules()) == sum(
+        isinstance(m, nn.GroupNorm) for m in model.modules())
+    assert prepared.enc1[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    TorchRunner(model, CpuOps(), "fp16")
+    assert next(model.parameters()).dtype == torch.float32
+
+
 def test_normalization_stays_fp32() -> None:
     model = cast_model(create_model("unet_gn", width=0.25), "fp16")
     norms = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
@@ -95,7 +144,7 @@ def test_enhancer_precision_setting() -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU with CUDA")
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
 @pytest.mark.parametrize("graphs", [False, True])
 def test_cuda_runner_matches_cpu(precision: str, graphs: bool) -> None:
     from pipeline.enhancers.torch_runtime import CudaOps
@@ -108,7 +157,9 @@ def test_cuda_runner_matches_cpu(precision: str, graphs: bool) -> None:
     gpu.submit(frames)
     gpu.submit(frames[:, ::-1].copy())
     first, second = gpu.collect(), gpu.collect()
-    assert np.abs(first.astype(int) - cpu.astype(int)).max() <= 2
+    tolerance = 6 if precision == "bf16" else 2  # bf16 keeps 8 mantissa bits
+    assert np.abs(first.astype(int) - cpu.astype(int)).max() <= tolerance
     assert not np.array_equal(first, second)
+    assert gpu.gpu_layout
     if graphs:
         assert gpu.graph_runs >= 1

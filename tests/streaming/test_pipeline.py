@@ -37,6 +37,18 @@ def test_drop_oldest_queue_keeps_newest() -> None:
     assert q.empty()
 
 
+def test_queues_hold_two_batches(clip: Path, tmp_path: Path) -> None:
+    """With batches the stages overlap: each queue holds two, whatever queue_size says."""
+    cfg = _cfg(clip, tmp_path / "o.mp4", "enhancer.batch_size=4", "source.queue_size=2",
+               "sink.queue_size=3")
+    pipe = Pipeline(cfg)
+    assert (pipe._q_in.maxsize, pipe._q_out.maxsize) == (8, 8)
+    pipe = Pipeline(_cfg(clip, tmp_path / "o.mp4", "source.queue_size=2", "sink.queue_size=3"))
+    assert (pipe._q_in.maxsize, pipe._q_out.maxsize) == (2, 3)
+    result = Pipeline(cfg).run()
+    assert result.error is None and result.stats.frames_out == probe(clip).frames
+
+
 def test_file_job_keeps_every_frame_timestamps_and_audio(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     result = Pipeline(_cfg(clip, out, enhancer="passthrough")).run()
