@@ -117,9 +117,8 @@ class Pipeline:
         self._abort = threading.Event()
         self._errors: list[BaseException] = []
         # Each queue holds at least two batches: the decoder fills the next batch while the
-        # enhancer runs this one, and the writer drains a whole batch while the next is made.
-        # With a queue of 4 and batches of 4 the three stages took turns (measured on an H200:
-        # the U-Net in batches of 4 ran end to end slower than one frame at a time).
+        # enhancer runs this one, and the writer drains a whole batch while the next is made
+        # (with a queue of 4 and batches of 4 the three stages would take turns).
         least = 2 * cfg.enhancer.batch_size if cfg.enhancer.batch_size > 1 else 1
         self._q_in: DropOldestQueue = DropOldestQueue(maxsize=max(cfg.source.queue_size, least))
         self._q_out: queue.Queue = queue.Queue(maxsize=max(cfg.sink.queue_size, least))
