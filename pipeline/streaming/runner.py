@@ -36,7 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import interrupts
-from ..config import Config, to_dict
+from ..config import MAX_QUEUE, Config, to_dict
 from ..enhancers import Enhancer, build_enhancer, check_batch
 from ..errors import ConfigError, EnhancerError, NocturneError, SinkError, SourceError
 from ..media import same_file
@@ -116,10 +116,11 @@ class Pipeline:
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._errors: list[BaseException] = []
-        # Each queue holds at least two batches: the decoder fills the next batch while the
-        # enhancer runs this one, and the writer drains a whole batch while the next is made
-        # (with a queue of 4 and batches of 4 the three stages would take turns).
-        least = 2 * cfg.enhancer.batch_size if cfg.enhancer.batch_size > 1 else 1
+        # Each queue holds at least two batches (at most MAX_QUEUE frames, as a configured
+        # queue): the decoder fills the next batch while the enhancer runs this one, and the
+        # writer drains a whole batch while the next is made; with a queue of 4 and batches
+        # of 4 the three stages would take turns.
+        least = min(2 * cfg.enhancer.batch_size, MAX_QUEUE) if cfg.enhancer.batch_size > 1 else 1
         self._q_in: DropOldestQueue = DropOldestQueue(maxsize=max(cfg.source.queue_size, least))
         self._q_out: queue.Queue = queue.Queue(maxsize=max(cfg.sink.queue_size, least))
         self._threads: list[threading.Thread] = []
