@@ -1,8 +1,9 @@
 """``fallback``: a chain of enhancers, best first; the first that starts is used, and on a live
 source the next faster one takes over when the current cannot hold the target frame rate.
 
-Chain entries are ``BACKEND:MODEL`` (``tensorrt:unet_gn``, ``onnxruntime:zero_dce_pp``,
-``torch:zero_dce``, ``classical:clahe``) or the name of any registered enhancer, like
+Chain entries are ``BACKEND:MODEL`` (``tensorrt:unet_gn``, ``cuda:unet_gn``,
+``onnxruntime:zero_dce_pp``, ``torch:zero_dce``, ``classical:clahe``), the name of any
+registered enhancer, or a mapping with ``type:`` and its settings, like
 DeepStream's and jetson-inference's habit of falling back from the GPU path to what the device
 can run. Start-up logs why each skipped entry did not start.
 
@@ -27,10 +28,15 @@ from .base import Enhancer, register_enhancer
 log = logging.getLogger(__name__)
 
 #: backends of ``BACKEND:MODEL`` entries
-BACKENDS = ("tensorrt", "onnxruntime", "torch", "classical")
+BACKENDS = ("tensorrt", "cuda", "onnxruntime", "torch", "classical")
 
-DEFAULT_CHAIN = ("tensorrt:unet_gn", "tensorrt:zero_dce_pp", "onnxruntime:lowres_guided",
-                 "onnxruntime:zero_dce_pp", "classical:clahe")
+#: ``cuda:MODEL``: the PyTorch enhancer on the GPU with the settings measured fastest there
+#: (README, "Measured on an NVIDIA H200"), for a GPU without TensorRT; a model whose enhancer
+#: has no such setting gets the device alone
+CUDA_SETTINGS = {"device": "cuda", "precision": "fp16", "graphs": True}
+
+DEFAULT_CHAIN = ("tensorrt:unet_gn", "cuda:unet_gn", "tensorrt:zero_dce_pp",
+                 "onnxruntime:lowres_guided", "onnxruntime:zero_dce_pp", "classical:clahe")
 
 
 def parse_entry(entry: Any) -> tuple[str, dict[str, Any]]:
@@ -51,6 +57,11 @@ def parse_entry(entry: Any) -> tuple[str, dict[str, Any]]:
                           f"{', '.join(BACKENDS)}")
     if backend in ("tensorrt", "onnxruntime"):
         return backend, {"model": model}
+    if backend == "cuda":
+        from . import ENHANCERS
+
+        accepted = ENHANCERS.parameters(model) if model in ENHANCERS else {}
+        return model, {k: v for k, v in CUDA_SETTINGS.items() if k == "device" or k in accepted}
     return model, {}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline.config import load_config
 from pipeline.enhancers import build_enhancer
@@ -28,14 +29,26 @@ def test_default_chain_takes_the_first_that_starts() -> None:
     try:
         import tensorrt  # noqa: F401
     except Exception:
-        assert enhancer.active == "onnxruntime:lowres_guided"
-        assert set(enhancer.skipped) == {"tensorrt:unet_gn", "tensorrt:zero_dce_pp"}
-        assert all("TensorRT is not available" in r for r in enhancer.skipped.values())
+        if not torch.cuda.is_available():
+            assert enhancer.active == "onnxruntime:lowres_guided"
+            assert set(enhancer.skipped) == {"tensorrt:unet_gn", "cuda:unet_gn",
+                                             "tensorrt:zero_dce_pp"}
+            assert "torch sees no CUDA device" in enhancer.skipped.pop("cuda:unet_gn")
+            assert all("TensorRT is not available" in r for r in enhancer.skipped.values())
+
+
+def test_cuda_entries_take_the_measured_gpu_settings() -> None:
+    from pipeline.enhancers.fallback import parse_entry
+
+    assert parse_entry("cuda:unet_gn") == ("unet_gn", {"device": "cuda", "precision": "fp16",
+                                                        "graphs": True})
+    # lowres_guided runs its own CUDA path: the device alone
+    assert parse_entry("cuda:lowres_guided") == ("lowres_guided", {"device": "cuda"})
 
 
 def test_chain_errors() -> None:
-    with pytest.raises(ConfigError, match="unknown backend 'cuda'"):
-        build_enhancer("fallback", chain=["cuda:unet_gn"])
+    with pytest.raises(ConfigError, match="unknown backend 'gpu'"):
+        build_enhancer("fallback", chain=["gpu:unet_gn"])
     with pytest.raises(ConfigError, match="unknown enhancer 'sharpen'"):
         build_enhancer("fallback", chain=["sharpen"])
     with pytest.raises(ConfigError, match="non-empty list"):
