@@ -32,7 +32,7 @@ BACKENDS = ("tensorrt", "cuda", "onnxruntime", "torch", "classical")
 
 #: ``cuda:MODEL``: the PyTorch enhancer on the GPU with the settings measured fastest there
 #: (README, "Measured on an NVIDIA H200"), for a GPU without TensorRT; a model whose enhancer
-#: has no such setting gets the device alone
+#: has no precision or graphs setting gets the device alone
 CUDA_SETTINGS = {"device": "cuda", "precision": "fp16", "graphs": True}
 
 DEFAULT_CHAIN = ("tensorrt:unet_gn", "cuda:unet_gn", "tensorrt:zero_dce_pp",
@@ -60,8 +60,11 @@ def parse_entry(entry: Any) -> tuple[str, dict[str, Any]]:
     if backend == "cuda":
         from . import ENHANCERS
 
-        accepted = ENHANCERS.parameters(model) if model in ENHANCERS else {}
-        return model, {k: v for k, v in CUDA_SETTINGS.items() if k == "device" or k in accepted}
+        accepted = ENHANCERS.parameters(model)  # an unknown name lists the valid ones
+        if "device" not in accepted or model in ("tensorrt", "onnxruntime"):
+            raise ConfigError(f"chain entry {entry!r}: {model!r} is not a PyTorch model "
+                              f"(cuda:MODEL runs one on the GPU)")
+        return model, {k: v for k, v in CUDA_SETTINGS.items() if k in accepted}
     return model, {}
 
 

@@ -44,6 +44,11 @@ def test_cuda_entries_take_the_measured_gpu_settings() -> None:
                                                         "graphs": True})
     # lowres_guided runs its own CUDA path: the device alone
     assert parse_entry("cuda:lowres_guided") == ("lowres_guided", {"device": "cuda"})
+    for entry in ("cuda:clahe", "cuda:onnxruntime"):
+        with pytest.raises(ConfigError, match="is not a PyTorch model"):
+            parse_entry(entry)
+    with pytest.raises(ConfigError, match="unknown enhancer 'nosuch'; valid names"):
+        parse_entry("cuda:nosuch")
 
 
 def test_chain_errors() -> None:
