@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.errors import ConfigError, NocturneError, describe  # noqa: E402
 from pipeline.media import MAX_FRAME_SIDE  # noqa: E402
 from pipeline.streaming.runner import Pipeline  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
@@ -130,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             parser.error(f"{name} must be {rule}, got {getattr(args, name[2:])}")
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
-    try:
-        return _run(args, sizes)
-    except (NocturneError, OSError) as exc:
-        print(f"bench.py: error: {describe(exc)}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+    return _run(args, sizes)
 
 
 def _run(args: argparse.Namespace, sizes: list[tuple[str, int, int]]) -> int:
@@ -183,4 +178,6 @@ def _run(args: argparse.Namespace, sizes: list[tuple[str, int, int]]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.errors import run_tool
+
+    sys.exit(run_tool("bench.py", main))

@@ -209,47 +209,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--json", default=str(ROOT / "bench_out" / "bench_gpu.json"))
     args = parser.parse_args(argv)
-    try:
-        rows = []
+    rows = []
+    for size in args.sizes:
+        w, h = (int(v) for v in size.lower().split("x"))
+        for preset in args.encoder:
+            fps = encoder_fps(w, h, preset)
+            rows.append({"size": size, "encoder": preset, "fps": fps})
+            print(f"{size:>10}  libx264 {preset}: {fps:.1f} FPS")
+    for model in args.torch or []:
         for size in args.sizes:
             w, h = (int(v) for v in size.lower().split("x"))
-            for preset in args.encoder:
-                fps = encoder_fps(w, h, preset)
-                rows.append({"size": size, "encoder": preset, "fps": fps})
-                print(f"{size:>10}  libx264 {preset}: {fps:.1f} FPS")
-        for model in args.torch or []:
-            for size in args.sizes:
-                w, h = (int(v) for v in size.lower().split("x"))
-                for precision in args.precision:
-                    for batch in args.batch:
-                        row = bench_torch(model, w, h, args.iterations, precision, batch,
-                                          args.graphs, args.device, not args.plain)
-                        rows.append(row)
-                        layout = "plain" if args.plain else "nhwc"
-                        print(f"{size:>10} {model:>14} {precision} b{batch} {layout}  H2D "
-                              f"{row['h2d_ms']['mean']:.3f} ms  compute "
-                              f"{row['compute_ms']['mean']:.3f} ms  D2H "
-                              f"{row['d2h_ms']['mean']:.3f} ms  pipelined "
-                              f"{row['pipelined_fps_incl_host_copies']:.1f} FPS "
-                              f"util {_pct(row['gpu_utilization_pct'])} ({row['gpu']})")
-        from pipeline.deploy.trt import find_engine
+            for precision in args.precision:
+                for batch in args.batch:
+                    row = bench_torch(model, w, h, args.iterations, precision, batch,
+                                      args.graphs, args.device, not args.plain)
+                    rows.append(row)
+                    layout = "plain" if args.plain else "nhwc"
+                    print(f"{size:>10} {model:>14} {precision} b{batch} {layout}  H2D "
+                          f"{row['h2d_ms']['mean']:.3f} ms  compute "
+                          f"{row['compute_ms']['mean']:.3f} ms  D2H "
+                          f"{row['d2h_ms']['mean']:.3f} ms  pipelined "
+                          f"{row['pipelined_fps_incl_host_copies']:.1f} FPS "
+                          f"util {_pct(row['gpu_utilization_pct'])} ({row['gpu']})")
+    from pipeline.deploy.trt import find_engine
 
-        engine = None if args.torch else (
-            Path(args.engine) if args.engine else find_engine(args.engines_dir, args.model))
-        if engine is None and not args.torch:
-            raise NocturneError(f"no engine for {args.model!r} under {args.engines_dir!r}; "
-                                f"run build_engine.py --model {args.model}")
-        for size in args.sizes if engine is not None else []:
-            w, h = (int(v) for v in size.lower().split("x"))
-            row = bench(engine, w, h, args.iterations)
-            rows.append(row)
-            print(f"{row['size']:>10}  H2D {row['h2d_ms']['mean']:.3f} ms  compute "
-                  f"{row['compute_ms']['mean']:.3f} ms (p95 {row['compute_ms']['p95']:.3f})  "
-                  f"D2H {row['d2h_ms']['mean']:.3f} ms  pipelined "
-                  f"{row['pipelined_fps_incl_host_copies']:.1f} FPS")
-    except (NocturneError, ValueError) as exc:
-        print(f"bench_gpu.py: error: {exc}", file=sys.stderr)
-        return 1
+    engine = None if args.torch else (
+        Path(args.engine) if args.engine else find_engine(args.engines_dir, args.model))
+    if engine is None and not args.torch:
+        raise NocturneError(f"no engine for {args.model!r} under {args.engines_dir!r}; "
+                            f"run build_engine.py --model {args.model}")
+    for size in args.sizes if engine is not None else []:
+        w, h = (int(v) for v in size.lower().split("x"))
+        row = bench(engine, w, h, args.iterations)
+        rows.append(row)
+        print(f"{row['size']:>10}  H2D {row['h2d_ms']['mean']:.3f} ms  compute "
+              f"{row['compute_ms']['mean']:.3f} ms (p95 {row['compute_ms']['p95']:.3f})  "
+              f"D2H {row['d2h_ms']['mean']:.3f} ms  pipelined "
+              f"{row['pipelined_fps_incl_host_copies']:.1f} FPS")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n")

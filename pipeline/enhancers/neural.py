@@ -138,13 +138,15 @@ class TorchEnhancer(Enhancer):
                                 f"for, but torch sees no CUDA device")
         if device.type == "cpu":
             torch.set_num_threads(self.threads or default_threads())
-        self.model.to(device)
         self.device = device
         if (device.type == "cuda" and self.pipelined_on_cuda) or self.precision != "fp32":
             from .torch_runtime import TorchRunner, make_ops
 
+            # the runner places its own copy (cast, laid out) on the device
             self.runner = TorchRunner(self.model, make_ops(device), self.precision,
                                       graphs=self.graphs)
+        else:
+            self.model.to(device)
 
     def to_tensor(self, frames: np.ndarray) -> "torch.Tensor":
         """uint8 ``(N, H, W, 3)`` to float ``(N, 3, H, W)`` in [0, 1] on the device."""
