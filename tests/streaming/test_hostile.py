@@ -544,6 +544,9 @@ def test_benchmark_arguments_are_checked(args: list[str], message: str, tmp_path
     ("bench_temporal.py", ["--enhancer", "nosuch"], "unknown enhancer 'nosuch'"),
     ("bench_models.py", ["--frames", "0", "--sizes", "64x48"], "--frames must be >= 1, got 0"),
     ("bench_batch.py", ["--clips", "0"], "--clips must be >= 1, got 0"),
+    ("bench_encode.py", ["--frames", "0"], "--frames must be in 1..10000, got 0"),
+    ("bench_encode.py", ["--presets", "nope"], "libx264 has no preset 'nope'"),
+    ("bench_encode.py", ["--input", "/nonexistent/clip.mp4"], "no such file"),
 ])
 def test_other_benchmarks_report_bad_arguments_in_one_line(tool: str, args: list[str],
                                                            message: str) -> None:
