@@ -1,8 +1,9 @@
 #!/bin/bash
 # Issue 15's GPU measurements in one go (README "Measured on an NVIDIA H200"): the GPU tests,
 # the model-only runner at 1080p (NHWC + split GroupNorm, and the --plain NCHW ablation), the
-# encoder alone, and end to end against pass-through at three x264 presets.
-#   bash tools/measure_gpu.sh [OUT_DIR]        (about 6 minutes on an H200 with 16 cores)
+# encoder alone, end to end against pass-through at three x264 presets, and the encoder's
+# cost of the U-Net's picture against the original's (tools/bench_encode.py).
+#   bash tools/measure_gpu.sh [OUT_DIR]        (about 6 minutes on an H200 with 16 cores, before the last step was added)
 set -u
 out=${1:-bench_out/gpu}
 mkdir -p "$out"
@@ -26,3 +27,7 @@ for preset in veryfast superfast ultrafast; do
       unet_gn,device=cuda,precision=fp16,graphs=true,batch_size=4 \
       zero_dce_pp,device=cuda,precision=fp16 | tee -a "$out/bench_e2e.txt"
 done
+# x264's own cost of the U-Net's picture on this machine's cores: the most the end-to-end
+# rows above can reach against pass-through, however fast the model
+$py tools/bench_encode.py --size 1920x1080 --seconds 10 --frames 300 \
+    --enhancers unet_gn,device=cuda,precision=fp16 | tee "$out/bench_encode.txt"
