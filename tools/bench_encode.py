@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
 from pipeline.enhancers import build_enhancer  # noqa: E402
+from pipeline.errors import ConfigError  # noqa: E402
 from pipeline.media import MAX_FRAME_SIDE  # noqa: E402
 from pipeline.training.evaluate import parse_enhancer_spec  # noqa: E402
 
@@ -106,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     for preset in args.presets:
         # each preset checked as a run's config checks it: one line naming the valid ones
         load_config(raw={"sink": {"preset": preset, "crf": args.crf}})
+    specs: dict[str, str] = {}  # column label -> enhancer spec
+    for spec in args.enhancers:
+        label = parse_enhancer_spec(spec)[0]
+        if label in specs or label == "original":
+            raise ConfigError(f"--enhancers: {label!r} is there twice (or is the original's "
+                              f"name); name one LABEL:{spec}")
+        specs[label] = spec
     with tempfile.TemporaryDirectory(prefix="nocturne-bench-encode-") as work:
         if args.input is not None:
             source = Path(args.input)
@@ -119,14 +127,15 @@ def main(argv: list[str] | None = None) -> int:
                              seconds=args.seconds, audio=False, seed=0)
         frames = decode(source, args.frames)
         pictures = {"original": frames}
-        for spec in args.enhancers:
-            pictures[spec] = enhance(spec, frames)
+        for label, spec in specs.items():
+            pictures[label] = enhance(spec, frames)
         yuv = {name: [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
                       for f in images] for name, images in pictures.items()}
         h, w = frames[0].shape[:2]
         print(f"cpu cores: {os.cpu_count()}, {w}x{h}, {len(frames)} frames, libx264 crf "
               f"{args.crf:g}, best of {args.repeat}; FPS (enhanced / original)")
-        print(f"{'preset':>10} " + " ".join(f"{name:>24}" for name in yuv))
+        widths = {name: max(24, len(name)) for name in yuv}
+        print(f"{'preset':>10} " + " ".join(f"{name:>{widths[name]}}" for name in yuv))
         for preset in args.presets:
             # rounds interleaved (each picture once per round), so that a slow spell of a
             # shared machine falls on every picture alike; the best of the rounds is kept
@@ -136,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                     best[name] = max(best[name], encode_fps(images, preset, args.crf,
                                                             Path(work) / "out.mp4"))
             base = best["original"]
-            cells = [f"{best['original']:24.1f}"] + [
-                f"{fps:17.1f} ({fps / base:4.2f})" for name, fps in best.items()
+            cells = [f"{base:{widths['original']}.1f}"] + [
+                f"{fps:{widths[name] - 7}.1f} ({fps / base:4.2f})" for name, fps in best.items()
                 if name != "original"]
             print(f"{preset:>10} " + " ".join(cells), flush=True)
     return 0

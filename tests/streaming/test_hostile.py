@@ -547,6 +547,7 @@ def test_benchmark_arguments_are_checked(args: list[str], message: str, tmp_path
     ("bench_encode.py", ["--frames", "0"], "--frames must be in 1..10000, got 0"),
     ("bench_encode.py", ["--presets", "nope"], "libx264 has no preset 'nope'"),
     ("bench_encode.py", ["--input", "/nonexistent/clip.mp4"], "no such file"),
+    ("bench_encode.py", ["--enhancers", "gamma", "gamma"], "'gamma' is there twice"),
 ])
 def test_other_benchmarks_report_bad_arguments_in_one_line(tool: str, args: list[str],
                                                            message: str) -> None:
