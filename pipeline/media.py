@@ -1,5 +1,6 @@
-"""File kinds and names every job agrees on: which suffixes are images and videos, the temporary
-name an output is written under until it is complete, and whether two paths are one file."""
+"""File kinds and names every job agrees on: which suffixes are images and videos, the frame
+sizes accepted, the temporary name an output is written under until it is complete, and whether
+two paths are one file."""
 from __future__ import annotations
 
 import os
@@ -13,8 +14,24 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m4v")
 #: 8192x4320) fit; a larger header is a damaged file or a decompression bomb (a 20000x20000
 #: PNG is 1 MiB on disk and 1.2 GB decoded) that the encoders refuse anyway
 MAX_FRAME_SIDE = 8192
+#: the smallest frame side the tools generate and benchmark
+MIN_FRAME_SIDE = 16
 #: marks a temporary output: ``.NAME.nocturne-partial.EXT`` beside the final ``NAME.EXT``
 PARTIAL_TAG = ".nocturne-partial"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A ``WxH`` size (``1920x1080``) as ``(width, height)``, each side in
+    ``MIN_FRAME_SIDE..MAX_FRAME_SIDE``; ``ValueError`` with a one-line reason otherwise."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"bad size {text!r}, expected WxH") from None
+    if not (MIN_FRAME_SIDE <= width <= MAX_FRAME_SIDE and
+            MIN_FRAME_SIDE <= height <= MAX_FRAME_SIDE):
+        raise ValueError(f"size {text!r}: each side must be in "
+                         f"{MIN_FRAME_SIDE}..{MAX_FRAME_SIDE}")
+    return width, height
 
 
 def is_partial(path: str | os.PathLike[str]) -> bool:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.media import MAX_FRAME_SIDE  # noqa: E402
+from pipeline.media import parse_size  # noqa: E402
 from pipeline.streaming.runner import Pipeline  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
@@ -113,15 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=str(ROOT / "bench_out"), help="folder for clips")
     parser.add_argument("--json", default=None, help="results file (default: WORK/bench.json)")
     args = parser.parse_args(argv)
-    sizes = []
-    for size in args.sizes:
-        try:
-            w, h = (int(v) for v in size.lower().split("x"))
-        except ValueError:
-            parser.error(f"bad size {size!r}, expected WxH")
-        if not (16 <= w <= MAX_FRAME_SIDE and 16 <= h <= MAX_FRAME_SIDE):
-            parser.error(f"size {size!r}: each side must be in 16..{MAX_FRAME_SIDE}")
-        sizes.append((size, w, h))
+    try:
+        sizes = [(size, *parse_size(size)) for size in args.sizes]
+    except ValueError as exc:
+        parser.error(str(exc))
     for name, ok, rule in (("--seconds", 0 < args.seconds <= 600, "in (0, 600]"),
                            ("--fps", 0 < args.fps <= 1000, "in (0, 1000]"),
                            ("--crf", 0 <= args.crf <= 51, "in 0..51"),

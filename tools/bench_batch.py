@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.batch.job import Manifest, discover, plan_jobs, settings_fingerprints  # noqa: E402
 from pipeline.batch.local import run_local  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
+from pipeline.media import parse_size  # noqa: E402
 from pipeline.sample import write_night_clip  # noqa: E402
 
 
@@ -75,7 +76,10 @@ def main() -> int:
     if args.clips < 1:
         parser.error(f"--clips must be >= 1, got {args.clips}")
     logging.basicConfig(level=logging.ERROR)
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    try:
+        width, height = parse_size(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
     cfg = load_config(None, [f"enhancer={{type: {args.enhancer}}}",
                              f"sink.preset={args.preset}", "run.stats_interval_s=0"])
     with tempfile.TemporaryDirectory(prefix="nocturne-bench-batch-") as tmp:

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.enhancers import build_enhancer  # noqa: E402
 from pipeline.errors import ConfigError  # noqa: E402
-from pipeline.media import MAX_FRAME_SIDE  # noqa: E402
+from pipeline.media import parse_size  # noqa: E402
 from pipeline.training.evaluate import parse_enhancer_spec  # noqa: E402
 
 RATE = Fraction(30)
@@ -93,11 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds; best kept")
     args = parser.parse_args(argv)
     try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        parser.error(f"bad size {args.size!r}, expected WxH")
-    if not (16 <= width <= MAX_FRAME_SIDE and 16 <= height <= MAX_FRAME_SIDE):
-        parser.error(f"size {args.size!r}: each side must be in 16..{MAX_FRAME_SIDE}")
+        width, height = parse_size(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
     for name, ok, rule in (("--seconds", 0 < args.seconds <= 600, "in (0, 600]"),
                            ("--frames", 1 <= args.frames <= 10_000, "in 1..10000"),
                            ("--crf", 0 <= args.crf <= 51, "in 0..51"),

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from pipeline.errors import NocturneError  # noqa: E402
+from pipeline.media import parse_size  # noqa: E402
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -209,16 +210,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--json", default=str(ROOT / "bench_out" / "bench_gpu.json"))
     args = parser.parse_args(argv)
+    try:
+        sizes = [(size, *parse_size(size)) for size in args.sizes]
+    except ValueError as exc:
+        parser.error(str(exc))
     rows = []
-    for size in args.sizes:
-        w, h = (int(v) for v in size.lower().split("x"))
+    for size, w, h in sizes:
         for preset in args.encoder:
             fps = encoder_fps(w, h, preset)
             rows.append({"size": size, "encoder": preset, "fps": fps})
             print(f"{size:>10}  libx264 {preset}: {fps:.1f} FPS")
     for model in args.torch or []:
-        for size in args.sizes:
-            w, h = (int(v) for v in size.lower().split("x"))
+        for size, w, h in sizes:
             for precision in args.precision:
                 for batch in args.batch:
                     row = bench_torch(model, w, h, args.iterations, precision, batch,
@@ -238,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if engine is None and not args.torch:
         raise NocturneError(f"no engine for {args.model!r} under {args.engines_dir!r}; "
                             f"run build_engine.py --model {args.model}")
-    for size in args.sizes if engine is not None else []:
-        w, h = (int(v) for v in size.lower().split("x"))
+    for size, w, h in sizes if engine is not None else []:
         row = bench(engine, w, h, args.iterations)
         rows.append(row)
         print(f"{row['size']:>10}  H2D {row['h2d_ms']['mean']:.3f} ms  compute "

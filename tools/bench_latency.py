@@ -310,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: headless Chromium is needed (tools/install_system_deps.sh installs it)",
               file=sys.stderr)
         return 1
+    from pipeline.media import parse_size
+
     try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        parser.error(f"--size {args.size!r}: expected WxH")
+        width, height = parse_size(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
     specs = ["passthrough", *[s for s in args.enhancers if s != "passthrough"]]
     camera = ClockCamera(width, height, args.fps)
     rows = []

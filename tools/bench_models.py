@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.enhancers import build_enhancer  # noqa: E402
 from pipeline.errors import NocturneError  # noqa: E402
+from pipeline.media import parse_size  # noqa: E402
 
 MODELS = ("lowres_guided", "zero_dce_pp", "zero_dce", "unet_gn")
 BACKENDS = ("torch", "onnxruntime")
@@ -80,11 +81,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.repeat} x {args.frames} frames")
     print(f"{'size':>10} {'model':>12} {'backend':>12} {'fps':>8} {'ms/frame':>9} {'ratio':>6}")
     for size in args.sizes:
-        try:
-            w, h = (int(v) for v in size.lower().split("x"))
-        except ValueError:
-            print(f"bench_models.py: error: bad size {size!r}, expected WxH", file=sys.stderr)
-            return 2
+        w, h = parse_size(size)  # a bad one: ValueError, one line from run_tool
         frame = night_frame(w, h)
         for model in args.models:
             first: float | None = None
